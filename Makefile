@@ -1,0 +1,35 @@
+# Two entry points on a fresh machine (Python 3.10+ with pip):
+#   make book   set up .venv if missing, execute every notebook with papermill, build the HTML book
+#   make test   set up .venv if missing, run the whole test suite (unit, real-data, nbval, site)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup book notebooks html test test-fast clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+book: notebooks html
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py
+
+html: $(STAMP)
+	$(BIN)/jupyter-book build . -n -W --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,76 @@
+"""Execute the book's notebooks with papermill, parameters from ``notebooks/params.yml``.
+
+Usage: ``python scripts/run_notebooks.py [--only 01 02] [--set epochs=5 ...] [--output-dir DIR]``
+
+Notebooks run in place (outputs committed), in name order, each in its own kernel with
+``notebooks/`` as working directory. No path is passed as a parameter: the notebooks find
+the data through ``RECSYS_DATA_DIR`` or the cache (downloading it if needed), so no path of
+this machine ends up in the committed outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def load_parameters(name: str, path: Path = NOTEBOOKS / "params.yml") -> dict:
+    """The parameters of notebook ``name`` (its stem): ``common`` overlaid by its own section."""
+    config = yaml.safe_load(path.read_text()) or {}
+    params = dict(config.get("common") or {})
+    params.update(config.get(name) or {})
+    return params
+
+
+def _parse_set(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes key=value, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes, e.g. 01 03")
+    parser.add_argument("--set", nargs="*", default=[], help="override parameters: key=value")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="write executed copies there instead of in place")
+    args = parser.parse_args(argv)
+
+    import papermill as pm
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    paths = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    if not paths:
+        print("no notebook matches", file=sys.stderr)
+        return 1
+    overrides = _parse_set(args.set)
+    for path in paths:
+        params = load_parameters(path.stem) | overrides
+        out = (args.output_dir / path.name) if args.output_dir else path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"== {path.name} {params}", flush=True)
+        start = time.perf_counter()
+        pm.execute_notebook(str(path.relative_to(ROOT)), str(out if args.output_dir else path.relative_to(ROOT)),
+                            parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3",
+                            progress_bar=False, log_output=False)
+        print(f"   done in {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
