@@ -25,8 +25,10 @@ html: $(STAMP)
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@echo "The book is in _build/html/index.html"
 
+NBVAL := notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 3600
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests $(NBVAL)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
