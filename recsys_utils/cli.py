@@ -25,8 +25,12 @@ from recsys_utils.features import REPORT_TRAIN_FRACTION
 MODELS = ("lstm", "modified-lstm", "rbm", "autoencoder", "popularity")
 
 
-def _quiet_tensorflow() -> None:
+def _quiet_tensorflow(command: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if command != "data":  # training may import TensorFlow: keep its start-up noise out
+        from recsys_utils.environment import quiet_tensorflow
+
+        quiet_tensorflow()
 
 
 def _load(args: argparse.Namespace):
@@ -129,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--top", type=int, default=10)
 
     args = parser.parse_args(argv)
-    _quiet_tensorflow()
+    _quiet_tensorflow(args.command)
     from recsys_utils.data import DataUnavailableError, MovieLensFormatError
 
     try:

@@ -193,31 +193,3 @@ def evaluate_user(model: str, data: "MovieLens", user_id: int, *,
                              epoch_times_s=rec.epoch_times_s)
                for p in protocols}
     return results, rec
-
-
-def device_info() -> dict[str, str | int]:
-    """What produced a timing: the accelerator TensorFlow sees (or the CPU), cores, versions."""
-    import os
-    import platform
-
-    info: dict[str, str | int] = {"python": platform.python_version(),
-                                  "cpu_cores": os.cpu_count() or 0}
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    info["cpu"] = cpu
-    try:
-        import keras
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        info["tensorflow"], info["keras"] = tf.__version__, keras.__version__
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        info["device"] = ", ".join(names) if names else f"CPU only ({cpu})"
-    except ImportError:
-        info["device"] = f"CPU only ({cpu})"
-    return info

@@ -1,0 +1,75 @@
+"""What runs the code: a quiet TensorFlow start-up, and the device behind every timing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block (C++ libraries write there directly)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow and Keras with their start-up noise kept out of the output.
+
+    TensorFlow's C++ side logs (CUDA probing, oneDNN notes) to stderr before its own log
+    level applies; Python-side it warns about retracing. Call this before anything imports
+    TensorFlow (the notebooks' first code cell and the command line do); later imports are
+    then free. Errors are not hidden: only the import and the device query are silenced.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        import keras  # noqa: F401
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="keras")
+    warnings.filterwarnings("ignore", module="tensorflow")
+
+
+def device_info() -> dict[str, str | int]:
+    """What produced a timing: the accelerator TensorFlow sees (or the CPU), cores, versions."""
+    info: dict[str, str | int] = {"python": platform.python_version(),
+                                  "cpu_cores": os.cpu_count() or 0}
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    info["cpu"] = cpu
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError:
+        info["device"] = f"CPU only ({cpu})"
+        return info
+    gpus = tf.config.list_physical_devices("GPU")
+    info["tensorflow"], info["keras"] = tf.__version__, keras.__version__
+    names = [str(tf.config.experimental.get_device_details(g).get("device_name", g.name)) for g in gpus]
+    info["device"] = ", ".join(names) if names else f"CPU only ({cpu})"
+    return info

@@ -1,0 +1,63 @@
+"""The command line (python -m recsys_utils)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from recsys_utils.cli import main
+from recsys_utils.features import user_dataset
+
+
+def test_data_json_on_synthetic(synthetic_dir, synthetic_ml1m, capsys):
+    assert main(["data", "--data-dir", str(synthetic_dir), "--user", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ds = user_dataset(synthetic_ml1m, 1)
+    assert out["ratings"] == len(synthetic_ml1m.ratings)
+    assert out["user"]["rows"] == len(ds) and out["user"]["likes"] == ds.n_likes
+    s = out["user"]["report_split"]
+    assert s["train_rows"] == int(len(ds) * 0.65)
+    assert s["train_rows"] + s["test_rows"] == len(ds)
+    assert s["train_likes"] + s["test_likes"] == ds.n_likes
+
+
+def test_data_text_and_errors(synthetic_dir, capsys):
+    assert main(["data", "--data-dir", str(synthetic_dir), "--user", "2"]) == 0
+    assert "user 2:" in capsys.readouterr().out
+    assert main(["data", "--data-dir", str(synthetic_dir), "--user", "99999"]) == 2
+    assert "user 99999" in capsys.readouterr().err
+
+
+def test_train_and_recommend(synthetic_dir, capsys):
+    assert main(["train", "--data-dir", str(synthetic_dir), "--model", "popularity", "--user", "1",
+                 "--protocol", "held-out", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"] == "held-out" and 0 <= result["accuracy"] <= 1
+    assert "majority_accuracy" in result and result["fit_time_s"] is not None
+    assert main(["train", "--data-dir", str(synthetic_dir), "--model", "lstm", "--epochs", "1",
+                 "--user", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "majority baseline" in text and "training time" in text
+    assert main(["recommend", "--data-dir", str(synthetic_dir), "--model", "popularity",
+                 "--user", "1", "--top", "5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 + 5  # a caption, a header, five movies
+
+
+def test_module_entry_point(synthetic_dir):
+    out = subprocess.run([sys.executable, "-m", "recsys_utils", "data", "--data-dir", str(synthetic_dir),
+                          "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["user"]["user_id"] == 1
+
+
+@pytest.mark.realdata
+def test_data_user_1_on_real_ml1m(real_ml1m, capsys):
+    assert main(["data", "--data-dir", str(real_ml1m.path), "--user", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["ratings"], out["users"], out["movies"]) == (1_000_209, 6_040, 3_883)
+    assert out["user"]["rows"] == 53 and out["user"]["likes"] == 45
+    s = out["user"]["report_split"]
+    assert (s["train_rows"], s["test_rows"], s["train_likes"], s["test_likes"]) == (34, 19, 26, 19)
