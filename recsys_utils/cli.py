@@ -21,8 +21,8 @@ from typing import Sequence
 
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult
 from recsys_utils.features import REPORT_TRAIN_FRACTION
+from recsys_utils.recommenders import MODEL_NAMES
 
-MODELS = ("lstm", "modified-lstm", "rbm", "autoencoder", "popularity")
 
 
 def _quiet_tensorflow(command: str) -> None:
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ("recommend", "train a model for one user and print its top-N table")):
         p = sub.add_parser(name, help=help_)
         common(p)
-        p.add_argument("--model", required=True, choices=MODELS)
+        p.add_argument("--model", required=True, choices=MODEL_NAMES)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--epochs", type=int, default=None, help="default: the report's")
         p.add_argument("--split", default="ordered", choices=("ordered", "random"),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
 #: Names accepted by :func:`make_recommender`.
-MODEL_NAMES: tuple[str, ...] = ("lstm", "modified-lstm", "rbm", "autoencoder", "popularity")
+MODEL_NAMES: tuple[str, ...] = ("lstm", "modified-lstm", "rbm", "autoencoder", "popularity", "mf")
 #: A predicted rating of this many stars or more counts as a like for the RBM and autoencoder.
 RATING_LIKE_THRESHOLD: float = 3.5
 
@@ -286,4 +286,8 @@ def make_recommender(name: str, *, seed: int = 0, epochs: int | None = None,
         return AutoencoderRecommender(**kw)
     if name == "popularity":
         return PopularityRecommender()
+    if name == "mf":
+        from recsys_utils.models.mf import MFRecommender
+
+        return MFRecommender(seed=seed)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")

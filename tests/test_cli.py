@@ -61,3 +61,11 @@ def test_data_user_1_on_real_ml1m(real_ml1m, capsys):
     assert out["user"]["rows"] == 53 and out["user"]["likes"] == 45
     s = out["user"]["report_split"]
     assert (s["train_rows"], s["test_rows"], s["train_likes"], s["test_likes"]) == (34, 19, 26, 19)
+
+
+def test_recommend_with_matrix_factorization(synthetic_dir, capsys):
+    assert main(["recommend", "--data-dir", str(synthetic_dir), "--model", "mf", "--user", "3",
+                 "--top", "4", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert [row["rank"] for row in table] == [1, 2, 3, 4]
+    assert all(a["score"] >= b["score"] for a, b in zip(table, table[1:]))

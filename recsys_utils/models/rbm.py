@@ -40,8 +40,9 @@ The training-set loop is::
 * With the counter fixed, the user is appended *before* the test, so the loop
   appends users while the counter goes 1500, 1499, ..., 0: **1,501 users**
   (user ids 1..1501), not the 1,500 the comment intends.
-  :data:`REPORT_N_TRAIN_USERS` (1,500, the stated intent) is our default;
-  :data:`REPORT_LOOP_N_TRAIN_USERS` (1,501) reproduces the loop as written.
+  :data:`REPORT_N_TRAIN_USERS` is the stated intent (1,500);
+  :data:`REPORT_LOOP_N_TRAIN_USERS` (1,501) reproduces the loop as written, and
+  is what :class:`recsys_utils.recommenders.RBMRecommender` uses by default.
   The printed log says the authors ran the 1,501-user loop: the algorithm has
   no randomness, and on real ML-1M 1,501 users give a first-epoch error of
   0.0271247 (printed: 0.0271242) while 1,500 users give 0.0286250.

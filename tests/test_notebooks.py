@@ -1,0 +1,49 @@
+"""Smoke tier: every chapter notebook executes end to end on the synthetic MovieLens twin.
+
+The nbval tier (``pytest notebooks --nbval-lax``) checks the committed outputs against real
+MovieLens 1M when it is configured; this tier runs everywhere, a fresh clone included, so a
+notebook that no longer runs against the package fails here first. Parameters are shrunk
+(few epochs, one seed) and the executed copies go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+#: Small parameters per notebook (merged over ``data_dir`` pointing at the synthetic twin).
+SMOKE_PARAMETERS: dict[str, dict] = {
+    "01_data_preparation": {},
+    "02_lstm_vs_modified_lstm": {"epochs": 2, "seeds": [0]},
+    "03_rbm_and_autoencoder": {"rbm_epochs": 2, "ae_epochs": 2, "top_n": 5},
+    "04_comparison": {"epochs": 2, "seeds": [0]},
+}
+
+
+def test_every_notebook_has_smoke_parameters():
+    missing = [p.stem for p in NOTEBOOKS if p.stem not in SMOKE_PARAMETERS]
+    assert not missing, f"add smoke parameters for {missing} to SMOKE_PARAMETERS"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_synthetic_data(path: Path, synthetic_dir: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill as pm
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))  # never the user's cache
+    monkeypatch.delenv("RECSYS_DATA_DIR", raising=False)
+    params = {"data_dir": str(synthetic_dir), "user_id": 1, **SMOKE_PARAMETERS.get(path.stem, {})}
+    out = tmp_path / path.name
+    nb = pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent),
+                             kernel_name="python3", progress_bar=False)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    assert os.environ.get("RECSYS_DATA_DIR") is None
