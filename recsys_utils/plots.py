@@ -56,10 +56,11 @@ def like_share_by_genre(ratings: pd.DataFrame, movies: pd.DataFrame,
     per_movie = ratings.groupby("movie_id")["rating"].agg(
         ratings="size", likes=lambda r: int((r >= like_threshold).sum()))
     per_movie = per_movie.reindex(g.index, fill_value=0)
+    flags = g.T.to_numpy(np.int64)  # (n_genres, n_movies); int64 so that the sums cannot overflow
     out = pd.DataFrame({
-        "movies": g.sum(axis=0),
-        "ratings": g.T.to_numpy() @ per_movie["ratings"].to_numpy(),
-        "likes": g.T.to_numpy() @ per_movie["likes"].to_numpy(),
+        "movies": flags.sum(axis=1),
+        "ratings": flags @ per_movie["ratings"].to_numpy(np.int64),
+        "likes": flags @ per_movie["likes"].to_numpy(np.int64),
     }, index=list(genres))
     out["like_share"] = out["likes"] / out["ratings"].where(out["ratings"] > 0)
     out.index.name = "attribute"

@@ -22,6 +22,9 @@ SMOKE_PARAMETERS: dict[str, dict] = {
     "02_lstm_vs_modified_lstm": {"epochs": 2, "seeds": [0]},
     "03_rbm_and_autoencoder": {"rbm_epochs": 2, "ae_epochs": 2, "top_n": 5},
     "04_comparison": {"epochs": 2, "seeds": [0]},
+    "07_interpretability": {"epochs": 2, "n_users": 3, "min_ratings": 40, "ks": [5, 10],
+                            "n_test": 10, "fallback_min_ratings": 10, "max_rows": 30,
+                            "update_epochs": 1, "sample_trainer": "batched"},
 }
 
 
