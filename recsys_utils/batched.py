@@ -51,10 +51,17 @@ What makes it fast
 - the input dropout keeps a random subset of the 50 embedding units of each (row, step), so the
   input projection is ``b + sum_{k kept} s * E[x, k] * W[k]``: the kernel draws each mask as a
   64-bit word (with 0.5 dropout, the bits of one random number), takes it 4 bits at a time and
-  adds 13 rows of per-batch tables holding the 16 subset sums of each group of 4 units
-  (instead of a 50 x 54 product); backward, the gradients are binned the same way and spread
-  back over the units;
-- weight rows are padded to whole SIMD vectors (54 -> 56) and the small products unrolled;
+  adds 13 rows of per-batch tables holding the 16 subset sums of each group of 4 units, the
+  input bias folded into the first group's rows (instead of a 50 x 54 product); backward, the
+  gradients are binned the same way (code 0 included, so that one group's bins sum to the bias
+  gradient) and spread back over the units;
+- the input projections are written straight into the gate buffer, which the recurrent pass
+  turns into gate activations in place (no copy, less memory to stream through the caches);
+- backward, each row's gate gradients come from one fused loop per step, and the recurrent
+  kernel's gradient is one pass over all (step, row) pairs after the loop over the steps
+  (rather than one small product per step);
+- weight rows are padded to whole SIMD vectors (54 -> 56) and the small products unrolled
+  (several rows per pass over a vector, so that it is loaded and stored once per pass);
 - ``tanh`` (and ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``) is the rational approximation that
   Eigen (TensorFlow's CPU backend) uses, which vectorises (abs. error < 3e-7);
 - each user's training loop runs in one call that releases the GIL; a thread pool runs users
@@ -375,10 +382,17 @@ def _gemv_acc(out, coef, mat, n):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def _gather_acc(out, mat, idx, n):  # pragma: no cover - compiled
-    """``out += sum_{q < n} mat[idx[q]]``, unrolled by 4."""
+def _gather_sum(out, mat, idx, n):  # pragma: no cover - compiled
+    """``out = sum_{q < n} mat[idx[q]]`` (``n >= 1``), unrolled by 4."""
     k = out.shape[0]
-    q = 0
+    if n >= 4:
+        m0, m1, m2, m3 = mat[idx[0]], mat[idx[1]], mat[idx[2]], mat[idx[3]]
+        for j in range(k):
+            out[j] = (m0[j] + m1[j]) + (m2[j] + m3[j])
+        q = 4
+    else:
+        out[:] = mat[idx[0]]
+        q = 1
     while q + 4 <= n:
         m0, m1, m2, m3 = mat[idx[q]], mat[idx[q + 1]], mat[idx[q + 2]], mat[idx[q + 3]]
         for j in range(k):
@@ -388,6 +402,27 @@ def _gather_acc(out, mat, idx, n):  # pragma: no cover - compiled
         m0 = mat[idx[q]]
         for j in range(k):
             out[j] += m0[j]
+        q += 1
+
+
+@nb.njit(**_JIT)
+def _scatter_acc(mat, idx, n, vec):  # pragma: no cover - compiled
+    """``mat[idx[q]] += vec`` for ``q < n`` (distinct rows), unrolled by 4."""
+    k = vec.shape[0]
+    q = 0
+    while q + 4 <= n:
+        m0, m1, m2, m3 = mat[idx[q]], mat[idx[q + 1]], mat[idx[q + 2]], mat[idx[q + 3]]
+        for j in range(k):
+            vj = vec[j]
+            m0[j] += vj
+            m1[j] += vj
+            m2[j] += vj
+            m3[j] += vj
+        q += 4
+    while q < n:
+        m0 = mat[idx[q]]
+        for j in range(k):
+            m0[j] += vec[j]
         q += 1
 
 
@@ -420,16 +455,16 @@ def _dots_acc(out, vec, mat, n):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def _recurrent_forward(zx, nbr, rec, b_rec, cell, u, act_p, ract_p, col_p,
+def _recurrent_forward(nbr, rec, b_rec, cell, u, act_p, ract_p, col_p,
                        gates, cs, ac, hs, rh):  # pragma: no cover - compiled
     """Run the cell over the steps for the first ``nbr`` rows (time-major buffers).
 
-    zx: ``(T, B, K)`` input projections, bias included.  Fills ``gates`` ``(T, B, K)`` (gate
-    activations), ``cs`` ``(T, B, u)`` (cell states C_t), ``ac`` ``(T, B, u)`` (``act(C_t)``; for
+    gates: ``(T, B, K)`` the input projections (bias included) on entry, which the pass
+    overwrites in place with the gate activations.  Fills ``cs`` ``(T, B, u)`` (cell states C_t), ``ac`` ``(T, B, u)`` (``act(C_t)``; for
     the GRU ``h_{t-1} @ U_h + b_h``) and ``hs`` ``(T + 1, B, u)`` (``hs[0] = 0``); ``rh``
     ``(B, K)`` is scratch.  ``col_p`` ``(3, K)``: see :func:`_gate_params`.
     """
-    n_steps = zx.shape[0]
+    n_steps = gates.shape[0]
     k = rec.shape[1]
     asc, asa, asb = act_p[0], act_p[1], act_p[2]
     rsc, rsa, rsb = ract_p[0], ract_p[1], ract_p[2]
@@ -443,8 +478,7 @@ def _recurrent_forward(zx, nbr, rec, b_rec, cell, u, act_p, ract_p, col_p,
         c_t = cs[t]
         a_t = ac[t]
         for r in range(nbr):
-            g = g_t[r]
-            z = zx[t, r]
+            g = g_t[r]  # z_t = x_t W + b on entry
             hp = h_prev[r]
             if cell == 3:  # GRU: z, r, h, the recurrent part kept apart
                 rr = rh[r]
@@ -453,17 +487,15 @@ def _recurrent_forward(zx, nbr, rec, b_rec, cell, u, act_p, ract_p, col_p,
                 if t > 0:
                     _gemv_acc(rr, hp, rec, u)
                 for j in range(2 * u):
-                    g[j] = rsa * _tanh(rsc * (z[j] + rr[j])) + rsb
+                    g[j] = rsa * _tanh(rsc * (g[j] + rr[j])) + rsb
                 for j in range(u):
-                    g[oo + j] = asa * _tanh(asc * (z[oo + j] + g[u + j] * rr[oo + j])) + asb
+                    g[oo + j] = asa * _tanh(asc * (g[oo + j] + g[u + j] * rr[oo + j])) + asb
                 for j in range(u):
                     a_t[r, j] = rr[oo + j]
                 hn = h_new[r]
                 for j in range(u):
                     hn[j] = g[j] * hp[j] + (_ONE - g[j]) * g[oo + j]
                 continue
-            for j in range(k):
-                g[j] = z[j]
             if t > 0:
                 _gemv_acc(g, hp, rec, u)
             for j in range(k):
@@ -509,9 +541,10 @@ def _recurrent_backward(dh, nbr, rec, cell, u, act_p, ract_p, gates, cs, ac, hs,
 
     Writes the gradients w.r.t. the input projections to ``dzx`` ``(T, B, K)`` and accumulates
     those of the recurrent kernel ``g_rec`` ``(u, K)`` and (GRU) recurrent bias ``g_brec``;
-    ``dzr`` ``(B, K)``, ``dc`` ``(B, u)`` and ``coef`` ``(B,)`` are scratch.
+    ``dzr`` ``(T, B, K)`` (GRU: the gradients w.r.t. the recurrent pre-activations),
+    ``dc`` ``(B, u)`` and ``coef`` ``((T - 1) * B,)`` are scratch.
     """
-    n_steps = gates.shape[0]
+    n_steps, bsz, k = gates.shape
     asc, asa, asb = act_p[0], act_p[1], act_p[2]
     rsc, rsa, rsb = ract_p[0], ract_p[1], ract_p[2]
     oo = (4 if cell == 2 else 3) * u - u
@@ -519,6 +552,8 @@ def _recurrent_backward(dh, nbr, rec, cell, u, act_p, ract_p, gates, cs, ac, hs,
         fo, co = u, 2 * u
     else:
         fo, co = 0, u
+    # the gradient w.r.t. the recurrent pre-activations: dzx itself but for the GRU
+    drs = dzr if cell == 3 else dzx
     dc[:] = _ZERO
     for t in range(n_steps - 1, -1, -1):
         g_t = gates[t]
@@ -531,57 +566,62 @@ def _recurrent_backward(dh, nbr, rec, cell, u, act_p, ract_p, gates, cs, ac, hs,
             dhr = dh[r]
             ar = a_t[r]
             hp = h_prev[r]
-            if cell == 3:  # GRU
-                dr = dzr[r]
+            if cell == 3:  # GRU: z, r, h
+                dr = drs[t, r]
                 for j in range(u):
-                    dx[oo + j] = dhr[j] * (_ONE - g[j]) * _d(g[oo + j], asc, asa, asb)
-                for j in range(u):
-                    dx[j] = dhr[j] * (hp[j] - g[oo + j]) * _d(g[j], rsc, rsa, rsb)
-                for j in range(u):
-                    dx[u + j] = dx[oo + j] * ar[j] * _d(g[u + j], rsc, rsa, rsb)
-                for j in range(2 * u):
-                    dr[j] = dx[j]
-                for j in range(u):
-                    dr[oo + j] = dx[oo + j] * g[u + j]
-                for j in range(u):
-                    dhr[j] = dhr[j] * g[j]  # the direct path to h_{t-1}
+                    dhj = dhr[j]
+                    gz = g[j]
+                    gr = g[u + j]
+                    gh = g[oo + j]
+                    dxh = dhj * (_ONE - gz) * _d(gh, asc, asa, asb)
+                    dxz = dhj * (hp[j] - gh) * _d(gz, rsc, rsa, rsb)
+                    dxr = dxh * ar[j] * _d(gr, rsc, rsa, rsb)
+                    dx[oo + j] = dxh
+                    dx[j] = dxz
+                    dx[u + j] = dxr
+                    dr[j] = dxz
+                    dr[u + j] = dxr
+                    dr[oo + j] = dxh * gr
+                    dhr[j] = dhj * gz  # the direct path to h_{t-1}
                 continue
+            # one fused pass per row: C_t's gradient, then those of the gates
             dcr = dc[r]
+            cp = cs[t - 1 if t > 0 else 0, r]
             for j in range(u):
-                dcr[j] += dhr[j] * g[oo + j] * _d(ar[j], asc, asa, asb)
-            for j in range(u):
-                dx[oo + j] = dhr[j] * ar[j] * _d(g[oo + j], rsc, rsa, rsb)
-            for j in range(u):
-                dx[j] = dcr[j] * g[co + j] * _d(g[j], rsc, rsa, rsb)
-            for j in range(u):
-                dx[co + j] = dcr[j] * g[j] * _d(g[co + j], asc, asa, asb)
-            if cell == 2:
-                if t > 0:
-                    cp = cs[t - 1, r]
-                    for j in range(u):
-                        dx[fo + j] = dcr[j] * cp[j] * _d(g[fo + j], rsc, rsa, rsb)
-                else:
-                    for j in range(u):
-                        dx[fo + j] = _ZERO
-                for j in range(u):
-                    dcr[j] *= g[fo + j]
-            elif cell == 0:
-                for j in range(u):
-                    dcr[j] = _ZERO
-            for j in range(u):
+                dhj = dhr[j]
+                aj = ar[j]
+                gi = g[j]
+                gc = g[co + j]
+                go = g[oo + j]
+                dcj = dcr[j] + dhj * go * _d(aj, asc, asa, asb)
+                dx[oo + j] = dhj * aj * _d(go, rsc, rsa, rsb)
+                dx[j] = dcj * gc * _d(gi, rsc, rsa, rsb)
+                dx[co + j] = dcj * gi * _d(gc, asc, asa, asb)
+                if cell == 2:  # LSTM: the forget gate
+                    gf = g[fo + j]
+                    dx[fo + j] = dcj * cp[j] * _d(gf, rsc, rsa, rsb) if t > 0 else _ZERO
+                    dcj *= gf
+                elif cell == 0:  # modified: C_t does not reach C_{t-1}
+                    dcj = _ZERO
+                dcr[j] = dcj  # nfg: C_{t-1}'s gradient is C_t's
                 dhr[j] = _ZERO
-        drs = dzr if cell == 3 else dx_t  # gradient w.r.t. the recurrent pre-activations
         if cell == 3:
             for r in range(nbr):
+                dr = drs[t, r]
                 for j in range(g_brec.shape[0]):
-                    g_brec[j] += drs[r, j]
-        if t > 0:
-            for jj in range(u):
-                for r in range(nbr):
-                    coef[r] = h_prev[r, jj]
-                _gemv_acc(g_rec[jj], coef, drs, nbr)
+                    g_brec[j] += dr[j]
+        if t > 0:  # h_{t-1}'s gradient through the recurrent kernel
             for r in range(nbr):
-                _dots_acc(dh[r], drs[r], rec, u)
+                _dots_acc(dh[r], drs[t, r], rec, u)
+    # the recurrent kernel, in one pass over the (step >= 1, row) pairs:
+    # g_rec[i] += sum_{t >= 1, r} h_{t-1}[r, i] * drs[t, r] (the rows r >= nbr weigh 0)
+    if n_steps > 1:
+        pairs = drs[1:].reshape(((n_steps - 1) * bsz, k))
+        for i in range(u):
+            for t in range(1, n_steps):
+                for r in range(bsz):
+                    coef[(t - 1) * bsz + r] = hs[t, r, i] if r < nbr else _ZERO
+            _gemv_acc(g_rec[i], coef, pairs, (n_steps - 1) * bsz)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -651,16 +691,18 @@ def _draw_bits(state, n, threshold, one_bit):  # pragma: no cover - compiled
 # Nibble tables.  The input dropout keeps a random subset of the D embedding units of each
 # (row, step) pair p.  Units are taken 4 at a time ("nibbles"); for each flag value x, nibble
 # position q and 4-bit code c the table holds sum_{bits b of c} s * E[x, 4q + b] * W[4q + b], so
-# an input projection is a sum of ceil(D / 4) table rows instead of about D / 2 kernel rows.
-# Backward, the gradients dz_p are binned by (x, q, code) and then spread back over the units.
+# an input projection is a sum of ceil(D / 4) table rows instead of about D / 2 kernel rows (the
+# bias is added to the rows of q = 0).  Backward, the gradients dz_p are binned by (x, q, code)
+# and then spread back over the units.
 _LOWBIT = np.array([0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0], np.int64)
 _CODES_WITH_BIT = np.array([[c for c in range(16) if c >> b & 1] for b in range(4)], np.int64)
 
 
 @nb.njit(**_JIT)
-def _build_tables(emb, kernel, scale, d, tab):  # pragma: no cover - compiled
+def _build_tables(emb, kernel, b_in, scale, d, tab):  # pragma: no cover - compiled
     """``tab`` ``(2 * Q * 16, K)``: row ``(x * Q + q) * 16 + c`` is the sum over the bits ``b``
-    of ``c`` (units ``4q + b < d``) of ``scale * E[x, 4q + b] * W[4q + b]``."""
+    of ``c`` (units ``4q + b < d``) of ``scale * E[x, 4q + b] * W[4q + b]``, plus the bias
+    ``b_in`` for ``q = 0`` (so that an input projection is a plain sum of table rows)."""
     k = kernel.shape[1]
     nq = (d + 3) // 4
     for x in range(2):
@@ -684,6 +726,10 @@ def _build_tables(emb, kernel, scale, d, tab):  # pragma: no cover - compiled
                     rb = tab[base + c - low]
                     for j in range(k):
                         row[j] = ra[j] + rb[j]
+        for c in range(16):  # the bias, in the first nibble's rows
+            row = tab[x * nq * 16 + c]
+            for j in range(k):
+                row[j] += b_in[j]
 
 
 @nb.njit(**_JIT)
@@ -694,18 +740,17 @@ def _workspace(bsz, n_steps, d, u, k):  # pragma: no cover - compiled
             np.zeros((2 * nq * 16, k), np.float32),     # 1 hist: binned dz
             np.zeros(max(nq, 8), np.int64),             # 2 rows: table rows to sum
             np.zeros((2, d, k), np.float32),            # 3 cx
-            np.zeros((n_steps, bsz, k), np.float32),    # 4 zx
-            np.zeros((n_steps, bsz, k), np.float32),    # 5 gates
-            np.zeros((n_steps, bsz, u), np.float32),    # 6 cs
-            np.zeros((n_steps, bsz, u), np.float32),    # 7 ac
-            np.zeros((n_steps + 1, bsz, u), np.float32),  # 8 hs
-            np.zeros((bsz, k), np.float32),             # 9 rh
-            np.zeros((n_steps, bsz, k), np.float32),    # 10 dzx
-            np.zeros((bsz, k), np.float32),             # 11 dzr
-            np.zeros((bsz, u), np.float32),             # 12 dh
-            np.zeros((bsz, u), np.float32),             # 13 dc
-            np.zeros(bsz, np.float32),                  # 14 coef
-            np.zeros((bsz, u), np.float32))             # 15 mo: output dropout multipliers
+            np.zeros((n_steps, bsz, k), np.float32),    # 4 gates (input projections first)
+            np.zeros((n_steps, bsz, u), np.float32),    # 5 cs
+            np.zeros((n_steps, bsz, u), np.float32),    # 6 ac
+            np.zeros((n_steps + 1, bsz, u), np.float32),  # 7 hs
+            np.zeros((bsz, k), np.float32),             # 8 rh
+            np.zeros((n_steps, bsz, k), np.float32),    # 9 dzx
+            np.zeros((n_steps, bsz, k), np.float32),    # 10 dzr
+            np.zeros((bsz, u), np.float32),             # 11 dh
+            np.zeros((bsz, u), np.float32),             # 12 dc
+            np.zeros(max(n_steps - 1, 1) * bsz, np.float32),  # 13 coef
+            np.zeros((bsz, u), np.float32))             # 14 mo: output dropout multipliers
 
 
 @nb.njit(**_JIT)
@@ -718,54 +763,51 @@ def _batch_loss_grad(xb, yb, nbr, in_bits, out_bits, tp, grad, cell, u, d, scale
     bit j set where unit j of the last ``h`` is kept; kept values are multiplied by ``scale``.
     tp, grad: padded flat weights and gradient (rows ``K`` wide, ``K`` a multiple of 8).
 
-    With ``P`` the (row, step) pairs, ``zx[p] = b + sum_{k kept} scale * E[x_p, k] * W[k]``;
+    With ``P`` the (row, step) pairs, ``z[p] = b + sum_{k kept} scale * E[x_p, k] * W[k]``;
     backward, ``cx[x, k] = sum_{p: x_p = x, k kept} dz[p]`` gives
     ``dW[k] = scale * (E[0, k] cx[0, k] + E[1, k] cx[1, k])`` and
     ``dE[x, k] = scale * W[k] . cx[x, k]``.
     """
-    (tab, hist, rows, cx, zx, gates, cs, ac, hs, rh, dzx, dzr, dh, dc, coef, mo) = ws
+    (tab, hist, rows, cx, gates, cs, ac, hs, rh, dzx, dzr, dh, dc, coef, mo) = ws
     gru = cell == 3
     n_steps = xb.shape[1]
-    k = zx.shape[2]
+    k = gates.shape[2]
     nq = (d + 3) // 4
     emb, kernel, rec, b_in, b_rec, wd, bd = _unpack(tp, d, u, k, gru)
     g_emb, g_kernel, g_rec, g_bin, g_brec, g_wd, g_bd = _unpack(grad, d, u, k, gru)
-    # forward: input projections from the nibble tables, the cell, the head
-    _build_tables(emb, kernel, scale, d, tab)
+    # forward: input projections from the nibble tables (bias included), the cell, the head
+    _build_tables(emb, kernel, b_in, scale, d, tab)
     for t in range(n_steps):
         for r in range(nbr):
-            z = zx[t, r]
-            for j in range(k):
-                z[j] = b_in[j]
             bits = in_bits[r, t]
             base = xb[r, t] * nq * 16
             for q in range(nq):
                 rows[q] = base + q * 16 + np.int64((bits >> np.uint64(4 * q)) & np.uint64(15))
-            _gather_acc(z, tab, rows, nq)
+            _gather_sum(gates[t, r], tab, rows, nq)
     for r in range(nbr):
         bits = out_bits[r]
         for j in range(u):
             mo[r, j] = scale if (bits >> np.uint64(j)) & np.uint64(1) else _ZERO
-    _recurrent_forward(zx, nbr, rec, b_rec, cell, u, act_p, ract_p, col_p, gates, cs, ac, hs,
-                       rh)
+    _recurrent_forward(nbr, rec, b_rec, cell, u, act_p, ract_p, col_p, gates, cs, ac, hs, rh)
     loss = _head(hs, nbr, mo, wd, bd, yb, dh, g_wd, g_bd, out_p, True)
     # backward
     _recurrent_backward(dh, nbr, rec, cell, u, act_p, ract_p, gates, cs, ac, hs, dzx, dzr, dc,
                         coef, g_rec, g_brec)
+    # bin the dz by (x, nibble, code); code 0 too, so that the bins of one nibble position
+    # sum to the bias gradient
     hist[:] = _ZERO
     for t in range(n_steps):
         for r in range(nbr):
-            dz = dzx[t, r]
-            for j in range(k):
-                g_bin[j] += dz[j]
             bits = in_bits[r, t]
             base = xb[r, t] * nq * 16
             for q in range(nq):
-                c = np.int64((bits >> np.uint64(4 * q)) & np.uint64(15))
-                if c:
-                    hrow = hist[base + q * 16 + c]
-                    for j in range(k):
-                        hrow[j] += dz[j]
+                rows[q] = base + q * 16 + np.int64((bits >> np.uint64(4 * q)) & np.uint64(15))
+            _scatter_acc(hist, rows, nq, dzx[t, r])
+    for x in range(2):
+        for c in range(16):
+            hrow = hist[x * nq * 16 + c]
+            for j in range(k):
+                g_bin[j] += hrow[j]
     for x in range(2):
         for q in range(nq):
             base = (x * nq + q) * 16
@@ -773,11 +815,9 @@ def _batch_loss_grad(xb, yb, nbr, in_bits, out_bits, tp, grad, cell, u, d, scale
                 unit = 4 * q + b
                 if unit >= d:
                     break
-                acc = cx[x, unit]
-                acc[:] = _ZERO
                 for i in range(8):
                     rows[i] = base + _CODES_WITH_BIT[b, i]
-                _gather_acc(acc, hist, rows, 8)
+                _gather_sum(cx[x, unit], hist, rows, 8)
     for kk in range(d):
         e0 = scale * emb[0, kk]
         e1 = scale * emb[1, kk]
@@ -919,7 +959,6 @@ def _predict_user(X, theta, cell, u, d, act_p, ract_p, out_p, out):  # pragma: n
             for j in range(k):
                 proj[x, j] += e * kernel[kk, j]
     bsz = 64
-    zx = np.zeros((n_steps, bsz, k), np.float32)
     gates = np.zeros((n_steps, bsz, k), np.float32)
     cs = np.zeros((n_steps, bsz, u), np.float32)
     ac = np.zeros((n_steps, bsz, u), np.float32)
@@ -930,9 +969,8 @@ def _predict_user(X, theta, cell, u, d, act_p, ract_p, out_p, out):  # pragma: n
         nbr = min(bsz, n - start)
         for t in range(n_steps):
             for r in range(nbr):
-                zx[t, r, :] = proj[X[start + r, t]]
-        _recurrent_forward(zx, nbr, rec, b_rec, cell, u, act_p, ract_p, col_p, gates, cs, ac,
-                           hs, rh)
+                gates[t, r, :] = proj[X[start + r, t]]
+        _recurrent_forward(nbr, rec, b_rec, cell, u, act_p, ract_p, col_p, gates, cs, ac, hs, rh)
         for r in range(nbr):
             logit = bd[0]
             for j in range(u):

@@ -1123,3 +1123,32 @@ def update_experiment(data: "MovieLens", user_ids: Sequence[int], *, trainer: Tr
                          "epochs": n_epochs, "n_test": len(y), **_metrics(y, p), "time_s": t,
                          "first_epoch_s": t1})
     return pd.DataFrame(rows)
+
+
+def position_sensitivity(result: "BatchedResult", X_list: Sequence[np.ndarray]) -> np.ndarray:
+    """How much each position of the sequence moves each user's score.
+
+    For every user of ``result`` (a :func:`recsys_utils.batched.train_users` result) and each of
+    their rows in ``X_list`` (``(n_u, d)`` 0/1, in ``result.user_ids`` order), every flag is
+    flipped in turn (:func:`occlusion`); the mean absolute change of the like probability
+    per flag is that user's sensitivity to the position.
+
+    Returns:
+        ``(n_users, d)`` float64; ``NaN`` rows for users with no rows.
+    """
+    d = result.layout.n_attributes
+    batches = []
+    for X in X_list:
+        X = np.asarray(X, dtype=np.float32).reshape(-1, d)
+        copies = np.repeat(X[:, None, :], d, axis=1)
+        idx = np.arange(d)
+        copies[:, idx, idx] = 1.0 - copies[:, idx, idx]
+        batches.append(np.concatenate([X, copies.reshape(-1, d)]).astype(np.uint8))
+    probs = result.predict_proba(batches)
+    out = np.full((len(batches), d), np.nan)
+    for i, (X, p) in enumerate(zip(X_list, probs)):
+        n = len(X)
+        if n:
+            p = np.asarray(p, dtype=np.float64)
+            out[i] = np.abs(p[n:].reshape(n, d) - p[:n, None]).mean(axis=0)
+    return out

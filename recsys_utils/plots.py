@@ -114,3 +114,96 @@ def curve_with_reference(values: Sequence[float], reference: Sequence[float] | N
     ax.set_ylabel(ylabel)
     ax.legend()
     return ax
+
+
+def metric_distributions(means: Mapping[str, pd.DataFrame], *,
+                         labels: Mapping[str, str] | None = None,
+                         size: tuple[float, float] = (12, 3.6)) -> plt.Figure:
+    """One panel per metric: the empirical CDF over users of each model's seed-averaged value.
+
+    ``means`` maps a metric name to a ``(n_users, n_models)`` frame (e.g.
+    :func:`recsys_utils.population.per_user_means`); ``NaN``s (undefined AUC) are left out.
+    A curve further right is better; a vertical jump is many users with one value.
+    """
+    labels = labels or {}
+    fig, axes = plt.subplots(1, len(means), figsize=size, squeeze=False)
+    for ax, (metric, frame) in zip(axes[0], means.items()):
+        for model in frame.columns:
+            values = np.sort(frame[model].dropna().to_numpy())
+            if not len(values):
+                continue
+            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
+                    label=labels.get(model, model))
+        ax.set_xlabel(f"held-out {metric.replace('_', ' ')} (mean over seeds)")
+        ax.set_ylabel("share of users at or below")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def paired_differences(diffs: Mapping[str, np.ndarray], *, xlabel: str,
+                       ax: plt.Axes | None = None) -> plt.Axes:
+    """Histogram of per-user differences ``a - b`` for each named pair, with 0 marked."""
+    ax = _axes(ax)
+    finite = [np.asarray(d, dtype=float)[np.isfinite(d)] for d in diffs.values()]
+    edges = np.histogram_bin_edges(np.concatenate(finite) if finite else [0.0], bins=41)
+    for (name, _), values in zip(diffs.items(), finite):
+        ax.hist(values, bins=edges, histtype="step", linewidth=1.5,
+                label=f"{name} (mean {values.mean():+.3f})")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("users")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def difference_by_group(groups: Mapping[str, pd.DataFrame], *, ylabel: str,
+                        size: tuple[float, float] = (11, 3.4)) -> plt.Figure:
+    """One panel per grouping (e.g. by number of ratings, by like rate): the mean per-user
+    difference in each group (bars) and the share of users where each model wins (lines).
+
+    Each frame is :func:`recsys_utils.population.wins_by` output.
+    """
+    fig, axes = plt.subplots(1, len(groups), figsize=size, squeeze=False)
+    for ax, (title, frame) in zip(axes[0], groups.items()):
+        x = np.arange(len(frame))
+        ax.bar(x, frame["mean_diff"], color="tab:blue", alpha=0.7, label="mean difference")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(x, [str(i) for i in frame.index], rotation=20, fontsize=8)
+        ax.set_xlabel(title)
+        ax.set_ylabel(ylabel)
+        twin = ax.twinx()
+        for col, style in zip([c for c in frame.columns if c.endswith("_wins")], ("-o", "--s")):
+            twin.plot(x, frame[col], style, color="tab:red" if style == "-o" else "tab:gray",
+                      label=f"share of users: {col.replace('_', ' ')}")
+        twin.set_ylim(0, 1)
+        twin.set_ylabel("share of users")
+        handles = ax.get_legend_handles_labels()
+        twin_handles = twin.get_legend_handles_labels()
+        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7,
+                  loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def ranking_bars(summary: pd.DataFrame, metric: str = "precision", *,
+                 ax: plt.Axes | None = None) -> plt.Axes:
+    """A bar per model of ``summary`` (rows: models; columns ``metric``, ``metric_min``,
+    ``metric_max``, e.g. :func:`recsys_utils.ranking.compare_rankings`), with the tie bounds
+    drawn as an interval where the model's scores tie."""
+    ax = _axes(ax)
+    x = np.arange(len(summary))
+    mid = summary[metric].to_numpy(float)
+    ax.bar(x, mid, color="tab:blue", alpha=0.75, label=f"{metric} (expected over tie orders)")
+    if f"{metric}_min" in summary and f"{metric}_max" in summary:
+        low = mid - summary[f"{metric}_min"].to_numpy(float)
+        high = summary[f"{metric}_max"].to_numpy(float) - mid
+        ax.errorbar(x, mid, yerr=[low, high], fmt="none", ecolor="black", capsize=4,
+                    label="pessimistic .. optimistic tie order")
+    ax.set_xticks(x, list(summary.index), rotation=20)
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8)
+    return ax
