@@ -183,7 +183,7 @@ def run_population(data: "MovieLens", user_ids: Sequence[int] | np.ndarray, *,
                    seeds: Sequence[int] = (0, 1, 2), epochs: int = 100,
                    train_fraction: float = REPORT_TRAIN_FRACTION, keep_results: bool = False,
                    n_threads: int | None = None, progress: bool = True,
-                   **train_kw: Any) -> PopulationRun:
+                   verbose: bool = False, **train_kw: Any) -> PopulationRun:
     """Train and score every model of ``models`` for every user and seed (module docstring).
 
     Args:
@@ -194,7 +194,10 @@ def run_population(data: "MovieLens", user_ids: Sequence[int] | np.ndarray, *,
         epochs: epochs of the recurrent models (the report: 100).
         train_fraction: the share of each user's rows that trains (0.65).
         keep_results: keep the trained recurrent networks in :attr:`PopulationRun.results`.
-        n_threads, progress, train_kw: passed to :func:`recsys_utils.batched.train_users`.
+        n_threads, progress, train_kw: passed to :func:`recsys_utils.batched.train_users`
+            (``progress``: a tqdm bar per training, on stderr).
+        verbose: print one line per (seed, model) when it is done, on stdout (the notebooks'
+            progress report: a bar's redraws would fill a committed notebook).
     """
     from recsys_utils.batched import train_users
 
@@ -239,6 +242,9 @@ def run_population(data: "MovieLens", user_ids: Sequence[int] | np.ndarray, *,
             timings.append({"model": model, "seed": int(seed), "users": len(rows.user_ids),
                             "train_time_s": train_time, "user_steps": steps,
                             "us_per_user_step": 1e6 * train_time / steps if steps else math.nan})
+            if verbose:
+                print(f"seed {seed}: {model} done for {len(rows.user_ids)} users "
+                      f"({train_time:.1f} s)", flush=True)
     table = pd.concat(records, ignore_index=True)
     first = ["user_id", "seed", "model"]
     table = table[first + [c for c in table.columns if c not in first]]

@@ -1,0 +1,42 @@
+"""The benchmark scripts run end to end on tiny settings (their timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [script] + args)
+    runpy.run_path(str(ROOT / "benchmarks" / script), run_name="__main__")
+
+
+@pytest.mark.slow
+def test_bench_cells_writes_its_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    out = tmp_path / "cells.json"
+    _run("bench_cells.py", ["--rounds", "1", "--epochs", "2", "--rows", "20", "--big-rows", "64",
+                            "--big-batch", "32", "--big-epochs", "2", "--users", "2",
+                            "--batched-epochs", "1", "--json", str(out)], monkeypatch)
+    result = json.loads(out.read_text())
+    assert {"device", "gpu", "keras_small", "keras_big", "batched", "summary"} <= set(result)
+    models = {row["model"] for row in result["keras_small"]}
+    assert {"modified-lstm", "lstm-same-size", "lstm-cudnn", "logistic"} <= models
+    assert "ratio_to_modified" in result["summary"]
+
+
+@pytest.mark.slow
+def test_bench_batched_training_on_the_synthetic_twin(synthetic_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    out = tmp_path / "batched.json"
+    _run("bench_batched_training.py", ["--data-dir", str(synthetic_dir), "--users", "6",
+                                       "--naive-users", "1", "--epochs", "1",
+                                       "--json", str(out)], monkeypatch)
+    result = json.loads(out.read_text())
+    assert result["batched"]["users"] == 6
+    assert result["speedup_same_users"] > 0
