@@ -73,3 +73,22 @@ def device_info() -> dict[str, str | int]:
     names = [str(tf.config.experimental.get_device_details(g).get("device_name", g.name)) for g in gpus]
     info["device"] = ", ".join(names) if names else f"CPU only ({cpu})"
     return info
+
+
+def book_figures() -> None:
+    """Show a notebook's figures as SVG (vector, and text the book can check), reproducibly.
+
+    PNG figures are base64 blobs in the committed notebooks; SVG is plain markup, sharper in
+    the book, and with a fixed hash salt and no date it is the same bytes on every run.
+    Call it in a notebook's first code cell; outside IPython it does nothing.
+    """
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "recsys-utils"
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - IPython is always there in a notebook
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("svg", metadata={"Date": None})

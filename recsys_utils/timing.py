@@ -41,6 +41,20 @@ KERAS_TIMED: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def _rotated(models: Sequence[str], round_: int) -> list[str]:
+    """``models`` in the order of round ``round_``: rotated left by ``round_`` places."""
+    k = round_ % len(models)
+    return list(models[k:]) + list(models[:k])
+
+
+def _with_ratios(frame: pd.DataFrame, column: str, reference: str) -> pd.DataFrame:
+    """Add ``ratio_to_modified``: ``column`` over the ``reference`` model's in the same round
+    (``NaN`` when the reference was not timed)."""
+    ref = frame[frame["model"] == reference].set_index("round")[column]
+    frame["ratio_to_modified"] = frame[column] / frame["round"].map(ref) if len(ref) else np.nan
+    return frame
+
+
 def synthetic_rows(n_rows: int, n_attributes: int = 18, *, seed: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
     """``X (n_rows, n_attributes)`` 0/1 flags (about 1.7 per row, as ML-1M's genres) and
@@ -82,20 +96,13 @@ def keras_epoch_times(models: Sequence[str] = ("modified-lstm", "nfg-lstm", "lst
         X, y = synthetic_rows(n_rows, seed=seed)
     rows = []
     for r in range(rounds):
-        order = list(models[r % len(models):]) + list(models[:r % len(models)])
-        for name in order:
+        for name in _rotated(models, r):
             kind, kw = KERAS_TIMED[name]
             clf = SequenceClassifier(kind, n_attributes=X.shape[1], seed=seed, **kw)
             clf.fit(X, y, epochs=epochs, batch_size=batch_size)
             rows.append({"round": r, "model": name,
                          "epoch_s": float(np.median(clf.epoch_times_s[1:]))})
-    frame = pd.DataFrame(rows)
-    if "modified-lstm" in models:
-        ref = frame[frame["model"] == "modified-lstm"].set_index("round")["epoch_s"]
-        frame["ratio_to_modified"] = frame["epoch_s"] / frame["round"].map(ref)
-    else:
-        frame["ratio_to_modified"] = np.nan
-    return frame
+    return _with_ratios(pd.DataFrame(rows), "epoch_s", "modified-lstm")
 
 
 def summarize_epoch_times(frame: pd.DataFrame, column: str = "epoch_s",
@@ -128,16 +135,9 @@ def batched_epoch_times(cells: Sequence[str] = ("modified", "nfg", "lstm", "gru"
     Xs, ys = [X.astype(np.uint8)] * n_users, [y] * n_users
     rows = []
     for r in range(rounds):
-        order = list(cells[r % len(cells):]) + list(cells[:r % len(cells)])
-        for cell in order:
+        for cell in _rotated(cells, r):
             res = train_users(Xs, ys, cell=cell, epochs=epochs, seed=seed, progress=False,
                               n_threads=n_threads)
             rows.append({"round": r, "model": cell,
                          "user_epoch_s": res.train_time_s / (n_users * epochs)})
-    frame = pd.DataFrame(rows)
-    if "modified" in cells:
-        ref = frame[frame["model"] == "modified"].set_index("round")["user_epoch_s"]
-        frame["ratio_to_modified"] = frame["user_epoch_s"] / frame["round"].map(ref)
-    else:
-        frame["ratio_to_modified"] = np.nan
-    return frame
+    return _with_ratios(pd.DataFrame(rows), "user_epoch_s", "modified")

@@ -40,3 +40,21 @@ def test_bench_batched_training_on_the_synthetic_twin(synthetic_dir: Path, tmp_p
     result = json.loads(out.read_text())
     assert result["batched"]["users"] == 6
     assert result["speedup_same_users"] > 0
+
+
+def test_chapter_5_quotes_the_committed_benchmark():
+    """The prose of chapter 5 and the introduction repeat the committed benchmark's figures."""
+    import re
+
+    report = (ROOT / "benchmarks" / "results" / "batched_training.txt").read_text()
+    wall = re.search(r"\[3\] batched trainer on 6040 users\n\s+time: (\d+)\.\d s", report)
+    hours = re.search(r"projected to all 6040 users: (\d+)\.\d h", report)
+    ratio = re.search(r"ratio naive / batched: (\d+)x", report)
+    assert wall and hours and ratio, "benchmarks/results/batched_training.txt changed format"
+    nb = json.loads((ROOT / "notebooks" / "05_every_user.ipynb").read_text())
+    prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for text in (prose, intro):
+        assert f"({wall.group(1)} s" in text
+        assert f"about {hours.group(1)} hours" in text
+    assert f"about {round(int(ratio.group(1)), -1)}" in prose
