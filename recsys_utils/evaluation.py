@@ -82,6 +82,37 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+#: A like probability strictly above this predicts a like (Keras' ``binary_accuracy`` rule).
+LIKE_SCORE_THRESHOLD: float = 0.5
+
+
+def predict_like(scores: np.ndarray, threshold: float = LIKE_SCORE_THRESHOLD) -> np.ndarray:
+    """The one rule from scores to like/dislike: ``score > threshold`` (as Keras' accuracy).
+
+    Args:
+        scores: ``(n,)`` like probabilities (or ratings scaled so that ``threshold``
+            separates like from dislike).
+
+    Returns:
+        ``(n,)`` int8, 1 for a predicted like.
+    """
+    return (np.asarray(scores, dtype=np.float64) > threshold).astype(np.int8)
+
+
+def classification_metrics(y: np.ndarray, scores: np.ndarray,
+                           threshold: float = LIKE_SCORE_THRESHOLD) -> dict[str, float]:
+    """Accuracy, balanced accuracy, ROC AUC and predicted like share of ``scores (n,)``
+    against the 0/1 labels ``y (n,)``, predictions by :func:`predict_like`; every value is
+    ``NaN`` when ``n == 0``."""
+    y_int = np.asarray(y).astype(int)
+    if y_int.size == 0:
+        return {k: math.nan for k in ("accuracy", "balanced_accuracy", "roc_auc",
+                                      "predicted_like_share")}
+    pred = predict_like(scores, threshold)
+    return {"accuracy": accuracy(y_int, pred), "balanced_accuracy": balanced_accuracy(y_int, pred),
+            "roc_auc": roc_auc(y_int, scores), "predicted_like_share": float(pred.mean())}
+
+
 def majority_label(y_train: np.ndarray) -> int:
     """The more frequent label of the training rows (ties go to 1, "like")."""
     y_train = np.asarray(y_train)
@@ -130,7 +161,7 @@ class ClassificationResult:
 
 
 def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np.ndarray,
-               scores: np.ndarray, *, threshold: float = 0.5, seed: int | None = None,
+               scores: np.ndarray, *, threshold: float = LIKE_SCORE_THRESHOLD, seed: int | None = None,
                fit_time_s: float | None = None, epoch_times_s: list[float] | None = None,
                ) -> ClassificationResult:
     """Score a model's outputs on the rows a protocol selects.
@@ -143,7 +174,7 @@ def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np
         y: ``(n,)`` the user's labels, all rows.
         scores: ``(n,)`` the model's scores for all rows (a like probability, or a predicted
             rating scaled so that ``threshold`` separates like from dislike).
-        threshold: a score ``>= threshold`` predicts a like.
+        threshold: a score ``> threshold`` predicts a like (:func:`predict_like`).
     """
     y_all, scores_all = np.asarray(y), np.asarray(scores)
     if y_all.shape != scores_all.shape:
@@ -151,7 +182,7 @@ def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np
     base = majority_label(y_all[split.train])
     rows = evaluation_rows(split, protocol)
     y, scores = y_all[rows], scores_all[rows]
-    pred = (scores >= threshold).astype(int)
+    pred = predict_like(scores, threshold)
     return ClassificationResult(
         model=model, user_id=int(user_id), protocol=protocol, rows=describe_rows(split, protocol),
         n_rows=len(rows), n_likes=int(np.sum(y)), accuracy=accuracy(y, pred),

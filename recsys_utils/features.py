@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from recsys_utils import report
 from recsys_utils.genres import REPORT_GENRES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,11 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
 #: Training fraction of the report's code (``int(len(dataset) * 0.65)``): our default.
-REPORT_TRAIN_FRACTION: float = 0.65
+REPORT_TRAIN_FRACTION: float = report.TRAIN_FRACTION
 #: Training fraction the report's text states (section 4.1 and 5.2: "70-30").
-REPORT_TEXT_TRAIN_FRACTION: float = 0.70
+REPORT_TEXT_TRAIN_FRACTION: float = report.TEXT_TRAIN_FRACTION
 #: A rating at or above this counts as a like (the report's ``likes`` column).
-LIKE_THRESHOLD: int = 4
+LIKE_THRESHOLD: int = report.LIKE_RATING
 
 
 def genre_matrix(movies: pd.DataFrame, genres: Sequence[str] = REPORT_GENRES) -> pd.DataFrame:
@@ -126,6 +127,10 @@ class UserDataset:
         """The report's split: the first ``int(n * train_fraction)`` rows train, the rest test."""
         return ordered_split(len(self), train_fraction)
 
+    def seeded_order(self, seed: int) -> np.ndarray:
+        """This user's row indices in the seeded, file-order-free order of :func:`seeded_order`."""
+        return seeded_order(self.movie_ids, self.user_id, seed)
+
     def random_split(self, train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0) -> Split:
         """A seeded split that does not depend on the order of ``ratings.dat``.
 
@@ -134,12 +139,58 @@ class UserDataset:
         file order and whichever other users are split alongside.
         """
         _check_fraction(train_fraction)
-        order = np.argsort(self.movie_ids, kind="stable")
-        rng = np.random.default_rng([seed, self.user_id])
-        shuffled = order[rng.permutation(len(order))]
+        shuffled = self.seeded_order(seed)
         n_train = int(len(self) * train_fraction)
         return Split(np.sort(shuffled[:n_train]), np.sort(shuffled[n_train:]),
                      "random", train_fraction, seed)
+
+
+def seeded_order(movie_ids: np.ndarray, user_id: int, seed: int) -> np.ndarray:
+    """The one seeded permutation of a user's rows that ignores the order of ``ratings.dat``.
+
+    Rows are sorted by movie id, then permuted by ``numpy.random.default_rng([seed, user_id])``:
+    the same user and seed give the same order whatever the file order and whichever other
+    users are processed alongside. Every random split, hold-out and subsample of a user's rows
+    in the package is a prefix or a cut of this order.
+
+    Args:
+        movie_ids: ``(n,)`` the user's movie ids, in any order.
+        user_id: the user (part of the generator's seed).
+        seed: the split seed.
+
+    Returns:
+        ``(n,)`` int64 row indices into ``movie_ids``.
+    """
+    order = np.argsort(np.asarray(movie_ids), kind="stable")
+    rng = np.random.default_rng([int(seed), int(user_id)])
+    return order[rng.permutation(len(order))].astype(np.int64)
+
+
+def sample_users(data: "MovieLens", n_users: int | None = None, *, seed: int = 0,
+                 min_ratings: int = 1) -> np.ndarray:
+    """The one seeded sample of users: ``n_users`` ids with at least ``min_ratings`` ratings.
+
+    The eligible ids are sorted and drawn without replacement by
+    ``numpy.random.default_rng([seed, n_eligible])``, so the sample depends only on the seed
+    and on which users are eligible. ``n_users=None`` (or the number of eligible users) gives
+    every eligible user.
+
+    Returns:
+        ``(n_users,)`` int64 user ids, ascending.
+    """
+    if min_ratings < 1:
+        raise ValueError(f"min_ratings must be at least 1, got {min_ratings!r}")
+    counts = data.ratings.groupby("user_id").size()
+    eligible = np.sort(counts.index[counts >= min_ratings].to_numpy(np.int64))
+    if n_users is None or n_users == len(eligible):
+        return eligible
+    if n_users < 1:
+        raise ValueError(f"n_users must be positive or None, got {n_users!r}")
+    if n_users > len(eligible):
+        raise ValueError(f"only {len(eligible)} users have at least {min_ratings} ratings; "
+                         f"asked for n_users={n_users}")
+    rng = np.random.default_rng([int(seed), len(eligible)])
+    return np.sort(rng.choice(eligible, size=int(n_users), replace=False)).astype(np.int64)
 
 
 def _check_fraction(train_fraction: float) -> None:

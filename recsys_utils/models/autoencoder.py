@@ -38,6 +38,13 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from recsys_utils.report import AE_BATCH_SIZE as REPORT_BATCH_SIZE
+from recsys_utils.report import AE_EPOCHS as REPORT_EPOCHS
+from recsys_utils.report import AE_LEARNING_RATE as REPORT_LEARNING_RATE
+from recsys_utils.report import AE_N_HIDDEN as REPORT_N_HIDDEN
+from recsys_utils.report import AE_PRINTED_HISTORY as REPORT_PRINTED_HISTORY
+from recsys_utils.report import AE_TRAIN_FRACTION as REPORT_TRAIN_FRACTION
+
 __all__ = [
     "REPORT_N_HIDDEN",
     "REPORT_LEARNING_RATE",
@@ -51,34 +58,6 @@ __all__ = [
     "heldout_rmse",
 ]
 
-#: ``n_nodes_hl1 = 256``.
-REPORT_N_HIDDEN: int = 256
-#: ``learn_rate = 0.1`` (commented "Assumed for now").
-REPORT_LEARNING_RATE: float = 0.1
-#: ``batch_size = 100``.
-REPORT_BATCH_SIZE: int = 100
-#: ``hm_epochs = 200``.
-REPORT_EPOCHS: int = 200
-#: ``train_test_split(..., train_size=0.8)``.
-REPORT_TRAIN_FRACTION: float = 0.8
-#: Appendix B, epochs 0..9: MSE on train, MSE on test, sum of batch losses.
-REPORT_PRINTED_HISTORY: dict[str, tuple[float, ...]] = {
-    "train_mse": (
-        57.70589462886741, 38.04793482187772, 27.35864053066486, 21.35755986176045,
-        17.62925489109174, 15.105641225034647, 13.352840468383492, 11.981539847238224,
-        10.912621198707308, 10.050076362360121,
-    ),
-    "test_mse": (
-        57.99464622328289, 38.18121606613857, 27.517741874885832, 21.56659312060692,
-        17.87601660450571, 15.317726342225757, 13.550743621901116, 12.18787262964488,
-        11.131543910524886, 10.301115221972,
-    ),
-    "loss": (
-        3966.329334259033, 2265.6043014526367, 1560.1739902496338, 1168.436803817749,
-        940.1502532958984, 790.7911939620972, 688.9431276321411, 614.039101600647,
-        554.7536573410034, 507.80521408081055,
-    ),
-}
 
 Loss = Literal["all", "observed"]
 

@@ -66,6 +66,14 @@ from typing import Literal
 
 import numpy as np
 
+from recsys_utils.report import RBM_BATCH_SIZE as REPORT_BATCH_SIZE
+from recsys_utils.report import RBM_EPOCHS as REPORT_EPOCHS
+from recsys_utils.report import RBM_LEARNING_RATE as REPORT_LEARNING_RATE
+from recsys_utils.report import RBM_LOOP_N_TRAIN_USERS as REPORT_LOOP_N_TRAIN_USERS
+from recsys_utils.report import RBM_N_HIDDEN as REPORT_N_HIDDEN
+from recsys_utils.report import RBM_N_TRAIN_USERS as REPORT_N_TRAIN_USERS
+from recsys_utils.report import RBM_PRINTED_ERRORS as REPORT_PRINTED_ERRORS
+
 __all__ = [
     "REPORT_N_TRAIN_USERS",
     "REPORT_LOOP_N_TRAIN_USERS",
@@ -80,31 +88,6 @@ __all__ = [
     "report_n_train_users",
 ]
 
-#: Users the report *intends* to train on (``amountOfUsedUsers = 1500``); our default.
-REPORT_N_TRAIN_USERS: int = 1500
-#: Users the report's loop actually appends before ``break`` (counter 1500 .. 0).
-REPORT_LOOP_N_TRAIN_USERS: int = 1501
-#: ``hiddenLayer = 30``.
-REPORT_N_HIDDEN: int = 30
-#: ``alpha = 1.0``.
-REPORT_LEARNING_RATE: float = 1.0
-#: ``batchsize = 150``.
-REPORT_BATCH_SIZE: int = 150
-#: ``epochs = 100`` in the code (the printed log shows only 10 epochs).
-REPORT_EPOCHS: int = 100
-#: The reconstruction errors printed in Appendix B, one per epoch.
-REPORT_PRINTED_ERRORS: tuple[float, ...] = (
-    0.027124168,
-    0.021825418,
-    0.020945786,
-    0.020423517,
-    0.020211646,
-    0.020089017,
-    0.020006616,
-    0.01990658,
-    0.019823827,
-    0.019748472,
-)
 
 Batching = Literal["report", "drop_last", "keep_last"]
 
