@@ -7,6 +7,10 @@ stated rounding) are compared with the committed ones, timings masked by
 notebooks are only checked when it is configured (``RECSYS_DATA_DIR`` or the cache);
 otherwise they are skipped with that reason, and ``tests/test_notebooks.py`` still executes
 every notebook on synthetic data.
+
+``RECSYS_REQUIRE_REALDATA=1`` (set by ``.ci/run``) makes the run strict: the session stops at
+once with a clear message when MovieLens 1M is not configured, and any test that would skip
+(real data, browser, MathJax copy, a missing package) fails instead, with its reason.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ import pytest
 # Keep TensorFlow's start-up noise out of the kernels nbval starts (they inherit this).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+REQUIRE_ENV = "RECSYS_REQUIRE_REALDATA"
+
+
+def _strict() -> bool:
+    return os.environ.get(REQUIRE_ENV, "") not in ("", "0")
 
 
 def _real_data_reason() -> str | None:
@@ -39,3 +50,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if reason:
         for item in notebook_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _strict():
+        reason = _real_data_reason()
+        if reason:
+            pytest.exit(f"{REQUIRE_ENV}=1 but {reason}", returncode=3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if _strict() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {REQUIRE_ENV}=1 requires every test to run: {reason}"
