@@ -162,3 +162,39 @@ def test_modified_model_learns_a_simple_rule() -> None:
     assert all(len(values) == 3 for values in clf.history.values())
     assert len(clf.epoch_times_s) == 3 and all(t > 0 for t in clf.epoch_times_s)
     assert clf.fit_time_s >= sum(clf.epoch_times_s)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "logistic"])
+def test_compiled_epoch_is_keras_fit_step_for_step(kind: str) -> None:
+    """Without dropout and with the rows in file order, one compiled epoch takes the very
+    steps of ``keras.Model.fit(shuffle=False)``: same weights, same logged loss and accuracy."""
+    from recsys_utils.models.sequence import _compiled_epoch
+
+    X, y = toy_rows(23, seed=7)  # 23 rows, batches of 5: a short last batch
+    a = SequenceClassifier(kind, seed=3)
+    b = SequenceClassifier(kind, seed=3)
+    b.model.set_weights(a.model.get_weights())
+    hist = a.model.fit(X.astype("float32"), y.astype("float32"), epochs=1, batch_size=5,
+                       shuffle=False, verbose=0)
+    loss, acc = _compiled_epoch(b.model)(X.astype("float32"), y.astype("float32"),
+                                         np.arange(23, dtype=np.int32), np.int32(5))
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    assert float(loss) == pytest.approx(hist.history["loss"][0], rel=1e-5)
+    assert float(acc) == pytest.approx(hist.history["accuracy"][0], abs=1e-6)
+
+
+def test_compiled_fit_is_seeded_and_checks_its_arguments() -> None:
+    X, y = toy_rows(30, seed=2)
+    one = SequenceClassifier("modified-lstm", seed=5).fit(X, y, epochs=3)
+    two = SequenceClassifier("modified-lstm", seed=5).fit(X, y, epochs=3)
+    other = SequenceClassifier("modified-lstm", seed=6).fit(X, y, epochs=3)
+    assert one.history == two.history and len(one.history["loss"]) == 3
+    np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    assert one.history["loss"] != other.history["loss"]
+    with pytest.raises(ValueError, match="loop must be one of"):
+        one.fit(X, y, loop="eager")
+    with pytest.raises(ValueError, match="epochs and batch_size"):
+        one.fit(X, y, epochs=0)
+    with pytest.raises(ValueError, match="as many labels as rows"):
+        one.fit(X, y[:-1])

@@ -192,6 +192,47 @@ def build_sequence_recommender(kind: str, n_attributes: int = 18, **kw: Any) -> 
     raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
 
 
+#: How :meth:`SequenceClassifier.fit` runs its epochs (see there).
+LOOPS: tuple[str, ...] = ("compiled", "keras")
+
+
+def _compiled_epoch(model: keras.Model) -> Any:
+    """One epoch of mini-batch training of ``model`` as one TensorFlow graph.
+
+    The returned function takes ``X (n, d)`` float32, ``y (n,)`` float32, ``order (n,)`` int32
+    (the epoch's row permutation) and ``batch_size`` and runs, batch by batch in that order,
+    what ``keras.Model.fit`` runs: a forward pass in training mode (dropout on), the compiled
+    binary cross-entropy (mean over the batch), its gradients and one step of the model's
+    optimizer. It returns the epoch's loss and accuracy as ``fit`` logs them: means over the
+    epoch's rows of the batch losses and of ``p > 0.5 == y``.
+    """
+    optimizer = model.optimizer
+    variables = model.trainable_variables
+    if not optimizer.built:
+        optimizer.build(variables)
+    loss_fn = keras.losses.BinaryCrossentropy()
+
+    @tf.function(reduce_retracing=True)
+    def run_epoch(X: tf.Tensor, y: tf.Tensor, order: tf.Tensor, batch_size: tf.Tensor):
+        n = tf.shape(X)[0]
+        loss_sum = tf.constant(0.0)
+        correct = tf.constant(0.0)
+        for start in tf.range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            xb, yb = tf.gather(X, rows), tf.gather(y, rows)
+            with tf.GradientTape() as tape:
+                p = tf.reshape(model(xb, training=True), [-1])
+                loss = loss_fn(yb, p)
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables))
+            loss_sum += loss * tf.cast(tf.shape(rows)[0], tf.float32)
+            correct += tf.reduce_sum(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32))
+        n_rows = tf.cast(n, tf.float32)
+        return loss_sum / n_rows, correct / n_rows
+
+    return run_epoch
+
+
 class _EpochTimer(keras.callbacks.Callback):
     """Records the wall time of each epoch, in seconds, in ``times_s``."""
 
@@ -245,24 +286,74 @@ class SequenceClassifier:
         self.fit_time_s: float | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, epochs: int = 100, batch_size: int = 10,
-            verbose: int = 0,
-            validation_data: tuple[np.ndarray, np.ndarray] | None = None) -> "SequenceClassifier":
-        """Train on ``X`` ``(n, n_attributes)`` 0/1 and ``y`` ``(n,)`` 0/1 (shuffled each epoch)."""
+            verbose: int = 0, validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+            loop: str = "compiled") -> "SequenceClassifier":
+        """Train on ``X`` ``(n, n_attributes)`` 0/1 and ``y`` ``(n,)`` 0/1, reshuffled every epoch.
+
+        Args:
+            epochs, batch_size: as ``keras.Model.fit`` (the report: 100 and 10).
+            verbose: 1 shows Keras' progress bar (``loop="keras"``) or one line per epoch.
+            validation_data: ``(X_val, y_val)`` scored after every epoch (``val_loss``,
+                ``val_accuracy`` in :attr:`history`).
+            loop: ``"compiled"`` (default) runs each epoch as one TensorFlow graph
+                (:func:`_compiled_epoch`): the same mini-batch training as ``fit``, without its
+                per-batch Python overhead (about 6 times faster on the report's 34 rows); each
+                epoch's row order comes from ``numpy.random.default_rng(seed)``.
+                ``"keras"`` calls ``keras.Model.fit`` itself (its own shuffling, so the same seed
+                gives other numbers).
+        """
+        if loop not in LOOPS:
+            raise ValueError(f"loop must be one of {LOOPS}, got {loop!r}")
+        if epochs < 1 or batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
         X = np.asarray(X, dtype="float32")
         y = np.asarray(y, dtype="float32").reshape(-1)
+        if len(X) != len(y) or len(X) == 0:
+            raise ValueError(f"need as many labels as rows, and at least one row: X has {len(X)} "
+                             f"rows, y {len(y)} labels")
         if validation_data is not None:
             validation_data = (np.asarray(validation_data[0], dtype="float32"),
                                np.asarray(validation_data[1], dtype="float32").reshape(-1))
         if self.seed is not None:
             _seed_everything(self.seed)
-        timer = _EpochTimer()
         start = time.perf_counter()
-        hist = self.model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
-                              validation_data=validation_data, shuffle=True, callbacks=[timer])
+        if loop == "keras":
+            timer = _EpochTimer()
+            hist = self.model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                                  validation_data=validation_data, shuffle=True, callbacks=[timer])
+            self.history = {key: [float(v) for v in values] for key, values in hist.history.items()}
+            self.epoch_times_s = timer.times_s
+        else:
+            self._fit_compiled(X, y, epochs, batch_size, validation_data, verbose)
         self.fit_time_s = time.perf_counter() - start
-        self.history = {key: [float(v) for v in values] for key, values in hist.history.items()}
-        self.epoch_times_s = timer.times_s
         return self
+
+    def _fit_compiled(self, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
+                      validation_data: tuple[np.ndarray, np.ndarray] | None, verbose: int) -> None:
+        run_epoch = _compiled_epoch(self.model)
+        rng = np.random.default_rng(self.seed)
+        X_t, y_t, size = tf.constant(X), tf.constant(y), tf.constant(batch_size, tf.int32)
+        history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+        if validation_data is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        self.epoch_times_s = []
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            order = tf.constant(rng.permutation(len(X)).astype(np.int32))
+            loss, acc = run_epoch(X_t, y_t, order, size)
+            history["loss"].append(float(loss))
+            history["accuracy"].append(float(acc))
+            self.epoch_times_s.append(time.perf_counter() - t0)
+            if validation_data is not None:
+                p = self.predict_proba(validation_data[0]).astype(np.float64)
+                yv = validation_data[1].astype(np.float64)
+                q = np.clip(p, 1e-7, 1 - 1e-7)
+                history["val_loss"].append(float(-np.mean(yv * np.log(q) + (1 - yv) * np.log(1 - q))))
+                history["val_accuracy"].append(float(np.mean((p > 0.5) == (yv > 0.5))))
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
+                      f"accuracy {history['accuracy'][-1]:.4f}", flush=True)
+        self.history = history
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability of "like" for each row of ``X`` ``(n, n_attributes)``: ``(n,)`` float."""
