@@ -8,7 +8,7 @@ import platform
 import sys
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @contextmanager
@@ -92,3 +92,21 @@ def book_figures() -> None:
         return
     if get_ipython() is not None:
         set_matplotlib_formats("svg", metadata={"Date": None})
+
+
+def glue(name: str, value: Any, *, display: bool = False) -> Any:
+    """Record ``value`` under ``name`` for the book's prose (myst-nb's ``glue``); return it.
+
+    The prose quotes it with ``{glue:text}`name:.2f``` (or ``path::name`` from another page), so
+    a number in the text is always the number the code computed. NumPy scalars are stored as
+    plain Python numbers (their repr must parse as a number). Outside Jupyter Book's tools
+    (myst-nb not installed) nothing is recorded and the notebook still runs.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - a plain `pip install recsys-utils`
+        return value
+    _glue(name, value, display=display)
+    return value

@@ -1,17 +1,23 @@
 """Execute the book's notebooks with papermill, parameters from ``notebooks/params.yml``.
 
-Usage: ``python scripts/run_notebooks.py [--only 01 02] [--set epochs=5 ...] [--output-dir DIR]``
+Usage: ``python scripts/run_notebooks.py [--only 01 02] [--set epochs=5 ...] [--output-dir DIR]
+[--record FILE]``
 
 Notebooks run in place (outputs committed), in name order, each in its own kernel with
 ``notebooks/`` as working directory. No path is passed as a parameter: the notebooks find
 the data through ``RECSYS_DATA_DIR`` or the cache (downloading it if needed), so no path of
-this machine ends up in the committed outputs.
+this machine ends up in the committed outputs. The cell papermill injects with the
+parameters is tagged ``remove-cell``: the book shows the chapter's own parameters cell only, and
+the downloaded notebook keeps both. ``--record FILE`` writes each notebook's seconds and the
+total as JSON (``benchmarks/bench_book.py`` uses it for the book's runtime table).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -40,12 +46,29 @@ def _parse_set(items: list[str]) -> dict:
     return out
 
 
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's ``injected-parameters`` cell ``remove-cell`` (kept in the file, not shown)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(nb, str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes, e.g. 01 03")
     parser.add_argument("--set", nargs="*", default=[], help="override parameters: key=value")
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="write executed copies there instead of in place")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="write each notebook's seconds and the total to this JSON file")
     args = parser.parse_args(argv)
 
     import papermill as pm
@@ -59,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebook matches", file=sys.stderr)
         return 1
     overrides = _parse_set(args.set)
+    seconds: dict[str, float] = {}
     for path in paths:
         params = load_parameters(path.stem) | overrides
         out = (args.output_dir / path.name) if args.output_dir else path
@@ -68,7 +92,17 @@ def main(argv: list[str] | None = None) -> int:
         pm.execute_notebook(str(path.relative_to(ROOT)), str(out if args.output_dir else path.relative_to(ROOT)),
                             parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3",
                             progress_bar=False, log_output=False)
-        print(f"   done in {time.perf_counter() - start:.0f} s", flush=True)
+        seconds[path.stem] = round(time.perf_counter() - start, 1)
+        hide_injected_parameters(out)
+        print(f"   done in {seconds[path.stem]:.0f} s", flush=True)
+    if args.record:
+        args.record.parent.mkdir(parents=True, exist_ok=True)
+        record = {"notebooks_s": seconds, "total_s": round(sum(seconds.values()), 1),
+                  "overrides": overrides, "cpu_cores": os.cpu_count(),
+                  "machine": platform.machine(), "python": platform.python_version(),
+                  "date": time.strftime("%Y-%m-%d")}
+        args.record.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"timings written to {args.record}")
     return 0
 
 
