@@ -23,8 +23,9 @@ LIKE_RATING: int = 4
 USER_ID: int = 1
 
 # -------------------------------------------------------------- sequence classifiers
-#: ``model.fit(..., epochs=100, batch_size=10)`` (Appendix A, both classifiers).
+#: ``model.fit(..., epochs=100, batch_size=10)`` (Appendix A, both classifiers): epochs.
 SEQUENCE_EPOCHS: int = 100
+#: ... and the batch size.
 SEQUENCE_BATCH_SIZE: int = 10
 #: Units of the report's LSTM recommender (``LSTM(100)``, Appendix A).
 LSTM_UNITS: int = 100
