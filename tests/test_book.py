@@ -12,17 +12,14 @@ folder) is shared by every test here:
 - ``test_mathjax_renders``: MathJax typesets every formula of every page, without a TeX
   error, and the report-in-brief page has its equations.
 
-Skips, each with its reason: the build when the chapter notebooks listed in ``_toc.yml``
-do not exist yet; the browser tests when no Chromium binary is installed (Debian:
-``apt-get install chromium``); the MathJax test when no local copy of MathJax 3 is found.
+Skips, each with its reason (failures under ``RECSYS_REQUIRE_REALDATA=1``, as in CI): the build
+when the chapter notebooks listed in ``_toc.yml`` do not exist yet; the browser tests when no
+Chromium binary is installed (Debian: ``apt-get install chromium``).
 
 The browser is driven over the Chrome DevTools protocol with ``websocket-client``. It never
-reaches the network: every request outside ``file://`` is refused, except MathJax's, which
-are answered from a local copy of the npm package ``mathjax@3`` (the one Sphinx's default
-``mathjax_path`` points at on the jsDelivr CDN). It is looked for in ``RECSYS_MATHJAX_DIR``
-(the package folder, holding ``es5/``), then in ``<book root>/node_modules/mathjax`` and
-``~/.cache/recsys_mathjax/node_modules/mathjax``, where
-``npm install --prefix ~/.cache/recsys_mathjax mathjax@3`` puts it.
+reaches the network: every request outside ``file://`` is refused and recorded, so a page that
+needs a CDN (MathJax included: the build serves it from its own ``_static/mathjax/``, see
+``recsys_utils.sphinx_ext``) fails the tests.
 
 Environment overrides: ``RECSYS_BOOK_ROOT`` (the book to build; default: this repository),
 ``CHROME_BIN`` (the browser binary), ``RECSYS_BOOK_SCREENSHOTS`` (a folder where a PNG
@@ -33,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import json
-import mimetypes
 import os
 import re
 import shutil
@@ -217,8 +213,6 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--window-size=1280,1000",
 )
-#: Where Sphinx's default ``mathjax_path`` loads MathJax 3 from.
-MATHJAX_CDN_RE = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3(?:\.[0-9.]+)?/([^?#]*)")
 
 
 def find_chromium() -> str | None:
@@ -233,20 +227,6 @@ def find_chromium() -> str | None:
     return None
 
 
-def find_mathjax() -> Path | None:
-    candidates = []
-    if os.environ.get("RECSYS_MATHJAX_DIR"):
-        candidates.append(Path(os.environ["RECSYS_MATHJAX_DIR"]).expanduser())
-    candidates += [
-        BOOK_ROOT / "node_modules" / "mathjax",
-        Path.home() / ".cache" / "recsys_mathjax" / "node_modules" / "mathjax",
-    ]
-    for candidate in candidates:
-        if (candidate / "es5" / "tex-mml-chtml.js").is_file():
-            return candidate
-    return None
-
-
 class DevToolsError(RuntimeError):
     pass
 
@@ -255,17 +235,15 @@ class DevToolsError(RuntimeError):
 class PageReport:
     url: str
     blocked: list[str] = field(default_factory=list)
-    served_locally: list[str] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
 
 
 class Chromium:
     """A headless Chromium with one tab, driven over the DevTools protocol."""
 
-    def __init__(self, binary: str, mathjax_dir: Path | None, profile: Path):
+    def __init__(self, binary: str, profile: Path):
         import websocket  # websocket-client
 
-        self.mathjax_dir = mathjax_dir
         self.profile = profile
         self.log = open(profile / "chromium.log", "w+b")
         self.proc = subprocess.Popen(
@@ -334,24 +312,8 @@ class Chromium:
 
     def _on_request(self, params):
         request_id, url = params["requestId"], params["request"]["url"]
-        match = MATHJAX_CDN_RE.match(url)
         if url.startswith(("file:", "data:", "blob:", "about:", "chrome:", "devtools:")):
             self._send("Fetch.continueRequest", {"requestId": request_id}, self.session)
-        elif match and self.mathjax_dir and (self.mathjax_dir / match.group(1)).is_file():
-            path = self.mathjax_dir / match.group(1)
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            if path.suffix == ".js":
-                kind = "application/javascript"
-            self.report.served_locally.append(url)
-            self._send("Fetch.fulfillRequest", {
-                "requestId": request_id,
-                "responseCode": 200,
-                "responseHeaders": [
-                    {"name": "Content-Type", "value": kind},
-                    {"name": "Access-Control-Allow-Origin", "value": "*"},
-                ],
-                "body": base64.b64encode(path.read_bytes()).decode("ascii"),
-            }, self.session)
         else:
             # The site must not need the network: refuse, and remember what was asked for.
             self.report.blocked.append(url)
@@ -430,7 +392,8 @@ Array.from(document.querySelectorAll(%s)).map(e => ({
 MATHJAX_JS = """
 (async () => {
   const math = Array.from(document.querySelectorAll('.math'));
-  if (!document.querySelector('script[src*="mathjax"]')) {
+  const script = document.querySelector('script[src*="mathjax"]');
+  if (!script) {
     return {loaded: null, formulas: math.length};  // Sphinx adds MathJax to pages with math only
   }
   const deadline = Date.now() + 30000;
@@ -448,6 +411,7 @@ MATHJAX_JS = """
   const named = Array.from(new Set(errors.filter(e => e)));
   return {
     loaded: true,
+    src: script.getAttribute('src'),
     version: window.MathJax.version,
     formulas: math.length,
     unrendered: math.filter(e => !e.querySelector('mjx-container'))
@@ -467,7 +431,7 @@ def chromium(tmp_path_factory):
             + "); on Debian: apt-get install chromium"
         )
     pytest.importorskip("websocket", reason="websocket-client is not installed")
-    browser = Chromium(binary, find_mathjax(), tmp_path_factory.mktemp("chromium"))
+    browser = Chromium(binary, tmp_path_factory.mktemp("chromium"))
     try:
         yield browser
     finally:
@@ -500,11 +464,6 @@ def test_pages_render_in_chromium(book_build: Build, chromium: Chromium):
 @pytest.mark.slow
 def test_mathjax_renders(book_build: Build, chromium: Chromium):
     assert REPORT_PAGE in book_build.pages, f"{REPORT_PAGE} is not in _toc.yml"
-    if chromium.mathjax_dir is None:
-        pytest.skip(
-            "no local MathJax 3 to serve in place of the CDN: set RECSYS_MATHJAX_DIR to the "
-            "npm package mathjax@3 (npm install --prefix ~/.cache/recsys_mathjax mathjax@3)"
-        )
     problems, formulas = [], {}
     for page in built_pages(book_build):
         report = chromium.open(book_build.page_html(page).as_uri())
@@ -515,11 +474,13 @@ def test_mathjax_renders(book_build: Build, chromium: Chromium):
             continue
         if not result["loaded"]:
             problems.append(
-                f"{page}: MathJax did not load (served locally: {report.served_locally}; "
-                f"refused: {report.blocked}; JavaScript errors: {report.exceptions})"
+                f"{page}: MathJax did not load (refused: {report.blocked}; "
+                f"JavaScript errors: {report.exceptions})"
             )
             continue
         formulas[page] = result["formulas"]
+        if "_static/mathjax/" not in result["src"] or "://" in result["src"]:
+            problems.append(f"{page}: MathJax comes from {result['src']}, not the build's _static")
         if result["unrendered"]:
             problems.append(f"{page}: formulas MathJax left as text: {result['unrendered']}")
         if result["errors"]:

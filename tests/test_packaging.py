@@ -34,6 +34,9 @@ def pyproject_requirements() -> dict[str, str]:
 def conda_requirements() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    for entry in env["dependencies"]:  # packages conda-forge does not carry, through pip
+        if isinstance(entry, dict):
+            deps += [d for d in entry.get("pip", []) if not d.startswith("-")]
     return {name: spec for name, spec in map(_split, deps) if name not in ("python", "pip")}
 
 
