@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_utils import data
 from recsys_utils.data import (
     DATASETS,
     DataUnavailableError,
@@ -26,8 +25,9 @@ from recsys_utils.data import (
     read_users,
     resolve_dataset_dir,
 )
-from recsys_utils.genres import ML1M_GENRES
-from recsys_utils.synthetic import write_synthetic_movielens
+from recsys_utils.data.genres import ML1M_GENRES
+from recsys_utils.data import sources
+from recsys_utils.data.synthetic import write_synthetic_movielens, write_synthetic_readme
 
 # --------------------------------------------------------------------------- helpers
 
@@ -47,10 +47,13 @@ def write(folder: Path, name: str, lines: list[str]) -> Path:
 
 
 def ml1m_folder(root: Path, ratings=GOOD_RATINGS, movies=GOOD_MOVIES, users=GOOD_USERS) -> Path:
+    """A hand-made ML-1M-format folder, marked as a synthetic twin with its own facts (a
+    folder without that README is held to the official release's line counts)."""
     folder = root / "ml-1m"
     write(folder, "ratings.dat", ratings)
     write(folder, "movies.dat", movies)
     write(folder, "users.dat", users)
+    write_synthetic_readme(folder)
     return folder
 
 
@@ -308,14 +311,26 @@ def test_argument_beats_env_and_cache(clean_env: Path, tmp_path: Path,
     assert resolve_dataset_dir("ml-1m") == env
 
 
-def test_env_beats_cache_and_falls_through_when_lacking(clean_env: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    cached = ml1m_folder(clean_env)
+def test_env_beats_cache_and_never_falls_through(clean_env: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ml1m_folder(clean_env)
     (tmp_path / "env").mkdir()
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "env"))
-    assert resolve_dataset_dir("ml-1m", download=False) == cached  # env lacks ml-1m
+    with pytest.raises(DataUnavailableError) as err:  # env lacks ml-1m: not the cache
+        resolve_dataset_dir("ml-1m", download=False)
+    message = str(err.value)
+    assert "RECSYS_DATA_DIR" in message and "holds no 'ml-1m/' folder" in message
+    assert "ratings.dat" in message
     env = ml1m_folder(tmp_path / "env")
     assert resolve_dataset_dir("ml-1m", download=False) == env
+
+
+def test_env_naming_a_missing_folder_is_an_error(clean_env: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ml1m_folder(clean_env)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DataUnavailableError, match="nowhere does not exist"):
+        resolve_dataset_dir("ml-1m", download=False)
 
 
 def test_env_pointing_at_the_dataset_folder_itself(clean_env: Path, tmp_path: Path,
@@ -351,7 +366,7 @@ def test_download_is_the_last_resort(clean_env: Path, monkeypatch: pytest.Monkey
         calls.append((name, cache))
         return ml1m_folder(cache)
 
-    monkeypatch.setattr(data, "download_dataset", fake_download)
+    monkeypatch.setattr(sources, "download_dataset", fake_download)
     assert resolve_dataset_dir("ml-1m") == clean_env / "ml-1m"
     assert calls == [("ml-1m", clean_env)]
     # now cached: no second download

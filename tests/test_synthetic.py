@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from recsys_utils.data import MovieLens, load_movielens
-from recsys_utils.genres import ML1M_GENRES
-from recsys_utils.synthetic import (
+from recsys_utils.data.genres import ML1M_GENRES
+from recsys_utils.data.synthetic import (
     ML1M_RATING_SHARES,
     write_synthetic_archive,
     write_synthetic_movielens,

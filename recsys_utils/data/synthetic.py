@@ -31,13 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_utils.genres import ML1M_GENRES, ML100K_GENRES
+from recsys_utils.data.genres import ML1M_GENRES, ML100K_GENRES
+from recsys_utils.data.registry import get_spec
+from recsys_utils.data.verify import SYNTHETIC_MARK, ReleaseFacts, format_facts_line
+from recsys_utils.errors import BadArgumentError, check_choice, check_int
 
 __all__ = [
     "ML1M_RATING_SHARES",
     "VARIANTS",
+    "facts_of_folder",
     "write_synthetic_archive",
     "write_synthetic_movielens",
+    "write_synthetic_readme",
 ]
 
 #: Supported layouts.
@@ -78,16 +83,15 @@ _T_START, _T_END = 956_703_932, 1_046_454_590  # ML-1M's first and last timestam
 
 def _check_args(variant: str, n_users: int, n_movies: int, min_ratings: int) -> int:
     """Validate the arguments; return the number of movies that get ratings."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant={variant!r}: expected one of {', '.join(VARIANTS)}")
+    check_choice("variant", variant, VARIANTS)
     for arg, value, low in (("n_users", n_users, 1), ("n_movies", n_movies, 2),
                             ("min_ratings", min_ratings, 1)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{arg}={value!r}: expected an integer >= {low}")
+        check_int(arg, value, low=low)
     n_rated = n_movies - max(1, round(0.05 * n_movies))
     if min_ratings > n_rated:
-        raise ValueError(f"min_ratings={min_ratings} exceeds the {n_rated} movies that get "
-                         f"ratings out of n_movies={n_movies}; raise n_movies")
+        raise BadArgumentError("min_ratings", min_ratings,
+                               f"exceeds the {n_rated} movies that get ratings out of "
+                               f"n_movies={n_movies}; raise n_movies")
     return n_rated
 
 
@@ -213,7 +217,7 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
         min_ratings: minimum ratings per user; at most the number of rated movies.
 
     Raises:
-        ValueError: an unknown variant or an impossible size.
+        BadArgumentError: an unknown variant or an impossible size (a ``ValueError``).
     """
     n_rated = _check_args(variant, n_users, n_movies, min_ratings)
     rng = np.random.default_rng(seed)
@@ -259,13 +263,51 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
         _write_lines(out / "u.genre", [f"{g}|{i}" for i, g in enumerate(ML100K_GENRES)])
         _write_lines(out / "u.occupation", list(_ML100K_OCCUPATIONS))
         readme = "u.data, u.item, u.user in the MovieLens 100K format."
-    _write_lines(out / "README", [
-        "SYNTHETIC MovieLens-format data written by recsys_utils.synthetic "
+    write_synthetic_readme(out, variant, [
         f"(variant={variant}, n_users={n_users}, n_movies={n_movies}, seed={seed}, "
         f"min_ratings={min_ratings}).",
         "No real rating is in here. " + readme,
     ])
     return out
+
+
+def facts_of_folder(folder: str | os.PathLike[str], variant: str = "ml-1m") -> ReleaseFacts:
+    """The facts (line counts, rated users and movies, MD5s) of the files in ``folder``,
+    read with the package's parsers; what a synthetic twin's README records."""
+    from recsys_utils.data.parse import PARSERS
+
+    folder = Path(folder)
+    spec = get_spec(variant)
+    names = [spec.files[role] for role in ("ratings", "movies", "users")]
+    raw = {name: (folder / name).read_bytes() for name in names}
+    ratings = PARSERS[variant][0](folder / spec.files["ratings"])
+    return ReleaseFacts(
+        lines={name: data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+               for name, data in raw.items()},
+        rated_users=int(ratings["user_id"].nunique()),
+        rated_movies=int(ratings["movie_id"].nunique()),
+        md5={name: hashlib.md5(data, usedforsecurity=False).hexdigest()
+             for name, data in raw.items()},
+    )
+
+
+def write_synthetic_readme(folder: str | os.PathLike[str], variant: str = "ml-1m",
+                           description: Sequence[str] = ()) -> Path:
+    """Write ``folder/README`` marking the folder as a synthetic twin, with its facts.
+
+    The loader then checks the folder against these facts instead of the official
+    release's (see :mod:`recsys_utils.data.verify`). Tests that edit a twin's files on
+    purpose call it again to record the edited files as the twin's own.
+    """
+    folder = Path(folder)
+    check_choice("variant", variant, VARIANTS)
+    facts = facts_of_folder(folder, variant)
+    _write_lines(folder / "README", [
+        f"{SYNTHETIC_MARK} written by recsys_utils.data.synthetic",
+        *description,
+        format_facts_line(facts),
+    ])
+    return folder / "README"
 
 
 def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-1m",
