@@ -24,9 +24,9 @@ from recsys_utils.data import (
     read_ratings,
     read_users,
     resolve_dataset_dir,
+    sources,
 )
 from recsys_utils.data.genres import ML1M_GENRES
-from recsys_utils.data import sources
 from recsys_utils.data.synthetic import write_synthetic_movielens, write_synthetic_readme
 
 # --------------------------------------------------------------------------- helpers

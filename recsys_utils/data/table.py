@@ -19,7 +19,8 @@ import pandas as pd
 
 from recsys_utils.errors import MovieLensFormatError
 
-__all__ = ["INT32_MAX", "check_allowed", "check_range", "check_unique", "first", "read_table"]
+__all__ = ["INT32_MAX", "check_allowed", "check_encoding", "check_range", "check_unique", "first",
+           "read_table"]
 
 INT32_MAX = int(np.iinfo(np.int32).max)
 #: Longest excerpt of a line quoted in a message.
@@ -57,7 +58,7 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
-def _check_encoding(path: Path, raw: bytes) -> None:
+def check_encoding(path: Path, raw: bytes) -> None:
     """Refuse byte-order marks, NUL bytes and UTF-8 text (MovieLens files are latin-1)."""
     for mark, encoding in _BYTE_ORDER_MARKS:
         if raw.startswith(mark):
@@ -92,7 +93,7 @@ def read_table(path: Path, sep: str, columns: Sequence[str],
     Integer columns come back as int64, the others as str.
     """
     raw = original = _read_bytes(path)
-    _check_encoding(path, raw)
+    check_encoding(path, raw)
     if len(sep) > 1:
         if b"\t" in raw:
             starts = _line_starts(np.frombuffer(raw, np.uint8))

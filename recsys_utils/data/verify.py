@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from recsys_utils.data.registry import DatasetSpec
+from recsys_utils.data.table import check_encoding
 from recsys_utils.errors import DataDamagedError, DataWarning, MovieLensFormatError
 
 __all__ = ["RELEASE_FACTS", "SYNTHETIC_MARK", "ReleaseFacts", "check_counts", "check_files",
@@ -127,7 +128,8 @@ def facts_for(folder: Path, spec: DatasetSpec) -> tuple[str, ReleaseFacts | None
 
 
 def check_files(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: str) -> None:
-    """Check each file's line count and final line end; warn on a known MD5 that differs.
+    """Check each file's encoding, line count and final line end; warn on a known MD5 that
+    differs.
 
     Raises:
         MovieLensFormatError: a file with fewer or more lines than ``facts`` fix, or whose
@@ -140,6 +142,7 @@ def check_files(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: st
         if not raw:
             raise MovieLensFormatError(
                 path, 1, f"file is empty; {source} has {want:,} lines in {name}")
+        check_encoding(path, raw)  # before counting: UTF-16 has other line ends
         if not raw.endswith(b"\n"):
             raise MovieLensFormatError(
                 path, n_lines, f"the last line has no line end: the file is truncated "
