@@ -304,6 +304,7 @@ def test_user_that_does_not_exist(twin: Path, capsys: pytest.CaptureFixture) -> 
     data = load_movielens("ml-1m", data_dir=twin, download=False)
     with pytest.raises(UnknownUserError) as err:
         data.require_user(999)
+    assert type(err.value) is UnknownUserError
     assert str(err.value) == "user_id=999: no such user in ml-1m (user ids run from 1 to 12, 12 users)"
     with pytest.raises(KeyError):  # what callers caught before
         data.require_user(999)
@@ -379,6 +380,7 @@ def test_recsys_data_dir_never_falls_back(state: str, twin: Path, tmp_path: Path
               "incomplete": "lacks movies.dat"}[state]
     with pytest.raises(DataUnavailableError, match="RECSYS_DATA_DIR") as err:
         resolve_dataset_dir("ml-1m", download=False)
+    assert type(err.value) is DataUnavailableError
     assert needle in str(err.value)
     before = snapshot(tmp_path)
     assert main(["data"]) == EXIT_DATA_MISSING
@@ -403,6 +405,7 @@ def test_ratings_cut_inside_its_last_line(twin: Path, capsys: pytest.CaptureFixt
     before = snapshot(twin)
     with pytest.raises(MovieLensFormatError) as err:
         load_movielens("ml-1m", data_dir=twin, download=False)
+    assert type(err.value) is MovieLensFormatError
     assert err.value.path == path and err.value.line == n_lines
     assert "the last line has no line end: the file is truncated" in str(err.value)
     assert main(["data", "--data-dir", str(twin)]) == EXIT_DATA_DAMAGED
@@ -457,6 +460,7 @@ def test_changed_line_with_same_count_is_caught_by_the_counts(twin: Path) -> Non
     path.write_bytes(b"".join(lines))
     with pytest.warns(DataWarning), pytest.raises(DataDamagedError) as err:
         load_movielens("ml-1m", data_dir=twin, download=False)
+    assert type(err.value) is DataDamagedError
     assert "movies with a rating where the synthetic twin's" in str(err.value)
     assert err.value.path == path
 
@@ -506,6 +510,7 @@ def test_read_only_cache(exists: bool, clean_env: Path, tmp_path: Path, archive,
     with pytest.raises(EnvironmentRefusedError) as err:
         download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
                          progress=False, opener=opener_of(body, calls))
+    assert type(err.value) is EnvironmentRefusedError and err.value.errno == errno.EROFS
     assert "the file system is read-only" in str(err.value)
     assert "RECSYS_CACHE_DIR" in str(err.value)
     assert calls == []  # refused before fetching anything
@@ -558,6 +563,20 @@ def test_disk_full_from_the_command_line(clean_env: Path, archive,
     assert out == "" and "Traceback" not in err
     monkeypatch.undo()
     assert [p.name for p in clean_env.iterdir() if not package_own(p.name)] == []
+
+
+def test_read_only_cache_holding_the_data_is_enough(clean_env: Path, archive,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading from a complete cache writes nothing, so a read-only cache works."""
+    body, info = archive
+    download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False,
+                     opener=opener_of(body))
+    before = snapshot(clean_env)
+    refuse(monkeypatch, clean_env, errno.EROFS)
+    assert len(load_movielens("ml-1m", download=False).ratings) > 0
+    assert len(load_movielens("ml-1m", download=True).ratings) > 0
+    monkeypatch.undo()
+    assert snapshot(clean_env) == before
 
 
 # --------------------------------------------------------------------------- the cache heals
