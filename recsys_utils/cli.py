@@ -29,6 +29,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from recsys_utils.data.genres import GENRES_BY_DATASET, ML1M_GENRES, REPORT_GENRES
+from recsys_utils.data.registry import DATASETS
 from recsys_utils.errors import (
     EXIT_BAD_ARGUMENT,
     EXIT_INTERRUPTED,
@@ -42,7 +44,7 @@ from recsys_utils.evaluation import PROTOCOLS, ClassificationResult
 from recsys_utils.features import REPORT_TRAIN_FRACTION
 from recsys_utils.recommenders import MODEL_NAMES
 
-DATASET_NAMES: tuple[str, ...] = ("ml-1m", "ml-100k")
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 #: Largest seed accepted (NumPy and TensorFlow take 32-bit seeds).
 MAX_SEED = 2**32 - 1
 #: Keras's verbosity levels.
@@ -74,7 +76,10 @@ def data_summary(data, user_id: int, train_fraction: float = REPORT_TRAIN_FRACTI
 
     train_fraction = check_fraction("train_fraction", train_fraction)
     user_id = data.require_user(user_id)
-    ds = user_dataset(data, user_id)
+    vocabulary = GENRES_BY_DATASET[data.name]
+    # ML-1M and ML-100K: the report's attribute order; later releases: their own genres
+    ds = user_dataset(data, user_id,
+                      genres=REPORT_GENRES if vocabulary == ML1M_GENRES else vocabulary)
     split = ds.report_split(train_fraction)
     return {
         "dataset": data.name,
@@ -146,7 +151,8 @@ def _build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dataset", default="ml-1m", choices=DATASET_NAMES)
         p.add_argument("--data-dir", default=None,
-                       help="folder holding ml-1m/ (default: RECSYS_DATA_DIR, the cache, or download)")
+                       help="folder holding ml-1m/ (or the dataset named by --dataset; default: "
+                            "RECSYS_DATA_DIR, the cache, or download)")
         p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
         p.add_argument("--user", type=int, default=1, help="user id (default 1, the report's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -327,4 +327,4 @@ def test_bad_arguments(tmp_path: Path) -> None:
         download_dataset("ml-1m", url="http://127.0.0.1:1/x", cache=tmp_path,
                          expected={"crc": 1})
     with pytest.raises(ValueError, match="unknown dataset"):
-        download_dataset("ml-10m", cache=tmp_path)
+        download_dataset("ml-99m", cache=tmp_path)

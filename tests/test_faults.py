@@ -273,7 +273,7 @@ def test_bad_argument_is_refused_before_loading(argv: list[str], needle: str, tm
 @pytest.mark.parametrize(("argv", "needle"), [
     (["train", "--model", "lstm", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'"),
     (["train", "--model", "nonsense"], "argument --model: invalid choice: 'nonsense'"),
-    (["data", "--dataset", "ml-20m"], "argument --dataset: invalid choice"),
+    (["data", "--dataset", "ml-99m"], "argument --dataset: invalid choice"),
     (["fly"], "argument command: invalid choice"),
 ])
 def test_unparsable_argument_is_one_line(argv: list[str], needle: str,
@@ -333,8 +333,8 @@ def test_empty_user(twin: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_python_api_argument_checks(tmp_path: Path) -> None:
-    with pytest.raises(BadArgumentError, match="name='ml-20m': unknown dataset name"):
-        load_movielens("ml-20m")
+    with pytest.raises(BadArgumentError, match="name='ml-99m': unknown dataset name"):
+        load_movielens("ml-99m")
     with pytest.raises(BadArgumentError, match="download='no': expected True or False"):
         load_movielens("ml-1m", download="no")
     with pytest.raises(BadArgumentError, match="data_dir=3"):

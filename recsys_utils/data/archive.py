@@ -76,8 +76,9 @@ def verify_digests(got: Mapping[str, Any], expected: Mapping[str, Any], path: Pa
 
 def extract_archive(archive: Path, cache: Path, spec: DatasetSpec,
                     checks: Mapping[str, Any]) -> Path:
-    """Verify ``archive`` against ``checks``, extract ``<name>/`` from it into
-    ``<cache>/<name>/`` through a temporary folder; return that folder.
+    """Verify ``archive`` against ``checks``, extract its dataset folder (``<name>/``, or
+    ML-10M's ``ml-10M100K/``) into ``<cache>/<name>/`` through a temporary folder; return
+    that folder.
 
     An incomplete ``<cache>/<name>/`` in the way is moved aside (never deleted). Call it
     while holding the cache's lock.
@@ -104,15 +105,15 @@ def extract_archive(archive: Path, cache: Path, spec: DatasetSpec,
                 moved = move_aside(target, "incomplete")
                 warnings.warn(f"the incomplete folder {target} was moved aside to {moved} "
                               "(nothing in it was deleted)", DataWarning, stacklevel=3)
-            os.replace(tmp_dir / name, target)
+            os.replace(tmp_dir / spec.folder_in_archive, target)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return target
 
 
 def _extract_members(archive: Path, dest: Path, spec: DatasetSpec) -> None:
-    """Extract every member under ``<name>/`` of ``archive`` into ``dest``."""
-    name = spec.name
+    """Extract every member under ``<folder in archive>/`` of ``archive`` into ``dest``."""
+    name = spec.folder_in_archive
     try:
         with zipfile.ZipFile(archive) as zf:
             members = [i for i in zf.infolist() if i.filename.startswith(f"{name}/")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys_utils.data.parse import PARSERS
+from recsys_utils.data import parse, parse_modern
 from recsys_utils.data.registry import get_spec
 from recsys_utils.data.sources import resolve_dataset_dir
 from recsys_utils.data.table import first
@@ -22,7 +22,17 @@ from recsys_utils.errors import (
     check_int,
 )
 
-__all__ = ["MovieLens", "load_movielens"]
+__all__ = ["PARSERS", "MovieLens", "load_movielens"]
+
+#: Release -> (ratings parser, movies parser, users parser or ``None`` when the release has
+#: no users file: its users frame is then :func:`~recsys_utils.data.parse_modern.users_from_ratings`).
+PARSERS = {
+    "ml-1m": (parse.read_ratings, parse.read_movies, parse.read_users),
+    "ml-100k": (parse.read_ml100k_ratings, parse.read_ml100k_movies, parse.read_ml100k_users),
+    "ml-10m": (parse_modern.read_ml10m_ratings, parse_modern.read_ml10m_movies, None),
+    **{name: (parse_modern.read_csv_ratings, parse_modern.read_csv_movies, None)
+       for name in ("ml-20m", "ml-25m", "ml-32m")},
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,11 +42,13 @@ class MovieLens:
     Compared by identity (``eq=False``): the frames are not compared element-wise.
 
     Attributes:
-        name: ``"ml-1m"`` or ``"ml-100k"``.
+        name: a key of :data:`~recsys_utils.data.DATASETS` (``"ml-1m"``, ``"ml-100k"``, ...).
         path: the folder read.
-        ratings: (n_ratings, 4) ``user_id``, ``movie_id``, ``rating``, ``timestamp``.
+        ratings: (n_ratings, 4) ``user_id``, ``movie_id``, ``rating`` (int8 stars for ML-1M
+            and ML-100K, float32 half stars for the later releases), ``timestamp``.
         movies: (n_movies, 3) ``movie_id``, ``title``, ``genres``.
-        users: (n_users, 5) ``user_id``, ``gender``, ``age``, ``occupation``, ``zip_code``.
+        users: (n_users, 5) ``user_id``, ``gender``, ``age``, ``occupation``, ``zip_code``;
+            (n_users, 1) ``user_id`` only for the releases without a users file.
     """
 
     name: str
@@ -114,7 +126,8 @@ def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None 
             check_files(folder, spec, facts, source)
         ratings = read_r(ratings_path)
         movies = read_m(folder / spec.files["movies"])
-        users = read_u(folder / spec.files["users"])
+        users = (read_u(folder / spec.files["users"]) if read_u is not None
+                 else parse_modern.users_from_ratings(ratings))
     except EnvironmentRefusedError:
         raise
     except OSError as err:
@@ -122,7 +135,9 @@ def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None 
                                       "check that the file is readable") from err
     _check_references(ratings_path, ratings, "movie_id", movies["movie_id"],
                       spec.files["movies"])
-    _check_references(ratings_path, ratings, "user_id", users["user_id"], spec.files["users"])
+    if "users" in spec.files:
+        _check_references(ratings_path, ratings, "user_id", users["user_id"],
+                          spec.files["users"])
     if facts is not None:
         check_counts(folder, spec, facts, source,
                      {"ratings": ratings, "movies": movies, "users": users})

@@ -27,7 +27,10 @@ from recsys_utils.errors import MovieLensFormatError
 __all__ = [
     "ML1M_AGE_CODES",
     "ML1M_OCCUPATIONS",
-    "PARSERS",
+    "RATING_COLUMNS",
+    "check_genres",
+    "check_rating_ids",
+    "check_rating_pairs",
     "read_ml100k_movies",
     "read_ml100k_ratings",
     "read_ml100k_users",
@@ -45,13 +48,23 @@ ML100K_MAX_AGE = 150
 _RATING_MIN, _RATING_MAX = 1, 5
 
 
-def _ratings_frame(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+def check_rating_ids(path: Path, df: pd.DataFrame) -> None:
+    """User and movie ids within 1..2**31-1."""
     for col in ("user_id", "movie_id"):
         check_range(path, df, col, 1, INT32_MAX)
-    check_range(path, df, "rating", _RATING_MIN, _RATING_MAX)
+
+
+def check_rating_pairs(path: Path, df: pd.DataFrame, header_lines: int = 0) -> None:
+    """No (user, movie) pair twice (the error names both lines)."""
     key = (df["user_id"].to_numpy(np.int64) << 32) | df["movie_id"].to_numpy(np.int64)
     if pd.Series(key).duplicated().any():  # fast pre-check; the helper finds the line
-        check_unique(path, df, ["user_id", "movie_id"], "rating")
+        check_unique(path, df, ["user_id", "movie_id"], "rating", header_lines)
+
+
+def _ratings_frame(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    check_rating_ids(path, df)
+    check_range(path, df, "rating", _RATING_MIN, _RATING_MAX)
+    check_rating_pairs(path, df)
     return pd.DataFrame({
         "user_id": df["user_id"].to_numpy(np.int32),
         "movie_id": df["movie_id"].to_numpy(np.int32),
@@ -60,7 +73,7 @@ def _ratings_frame(path: Path, df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-_RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
+RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
 
 
 # --------------------------------------------------------------------------- ML-1M parsers
@@ -78,12 +91,14 @@ def read_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
             id outside 1..2**31-1, duplicate (user, movie) pair.
     """
     path = Path(path)
-    return _ratings_frame(path, read_table(path, "::", _RATING_COLUMNS, _RATING_COLUMNS))
+    return _ratings_frame(path, read_table(path, "::", RATING_COLUMNS, RATING_COLUMNS))
 
 
-def _genre_check(path: Path, genres: pd.Series) -> None:
-    """Every non-empty genres string is ``|``-separated ML-1M genre names without repeats."""
-    valid = set(ML1M_GENRES)
+def check_genres(path: Path, genres: pd.Series,
+                 vocabulary: tuple[str, ...] = ML1M_GENRES) -> None:
+    """Every non-empty genres string is ``|``-separated names of ``vocabulary`` without
+    repeats; row ``i`` of ``genres`` is line ``i + 1``."""
+    valid = set(vocabulary)
     parts = genres.str.split("|")
     exploded = parts[genres != ""].explode()
     unknown = ~exploded.isin(valid)
@@ -91,7 +106,7 @@ def _genre_check(path: Path, genres: pd.Series) -> None:
         row = int(exploded.index[first(unknown.to_numpy())])
         bad = exploded[unknown].iloc[0]
         raise MovieLensFormatError(path, row + 1, f"unknown genre {bad!r} in "
-                                   f"{genres.iloc[row]!r}; valid: {'|'.join(ML1M_GENRES)}")
+                                   f"{genres.iloc[row]!r}; valid: {'|'.join(vocabulary)}")
     pairs = pd.DataFrame({"row": exploded.index.to_numpy(), "genre": exploded.to_numpy()})
     repeated = first(pairs.duplicated().to_numpy())
     if repeated is not None:
@@ -114,7 +129,7 @@ def read_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
     df = read_table(path, "::", ("movie_id", "title", "genres"), ("movie_id",))
     check_range(path, df, "movie_id", 1, INT32_MAX)
     check_unique(path, df, ["movie_id"], "movie id")
-    _genre_check(path, df["genres"])
+    check_genres(path, df["genres"])
     return pd.DataFrame({
         "movie_id": df["movie_id"].to_numpy(np.int32),
         "title": df["title"].astype(str),
@@ -160,7 +175,7 @@ def read_ml100k_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
     Returns the same schema as :func:`read_ratings`.
     """
     path = Path(path)
-    return _ratings_frame(path, read_table(path, "\t", _RATING_COLUMNS, _RATING_COLUMNS))
+    return _ratings_frame(path, read_table(path, "\t", RATING_COLUMNS, RATING_COLUMNS))
 
 
 _ML100K_ITEM_COLUMNS = ("movie_id", "title", "release_date", "video_release_date",
@@ -222,8 +237,4 @@ def read_ml100k_users(path: str | os.PathLike[str]) -> pd.DataFrame:
     })
 
 
-PARSERS = {
-    "ml-1m": (read_ratings, read_movies, read_users),
-    "ml-100k": (read_ml100k_ratings, read_ml100k_movies, read_ml100k_users),
-}
 

@@ -41,6 +41,8 @@ def _from_folder(folder: Path, name: str, what: str) -> Path:
         state = "is not a folder" if folder.exists() else "does not exist"
         raise DataUnavailableError(f"{what}: {folder} {state}")
     nested = folder / name
+    if not nested.is_dir() and (folder / spec.folder_in_archive).is_dir():
+        nested = folder / spec.folder_in_archive  # e.g. ML-10M extracted as ml-10M100K/
     if nested.is_dir():
         missing = missing_files(nested, spec)
         if not missing:

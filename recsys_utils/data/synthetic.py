@@ -33,6 +33,7 @@ import numpy as np
 
 from recsys_utils.data.genres import ML1M_GENRES, ML100K_GENRES
 from recsys_utils.data.registry import get_spec
+from recsys_utils.data.synthetic_modern import MODERN_VARIANTS, TwinArrays, write_modern_files
 from recsys_utils.data.verify import SYNTHETIC_MARK, ReleaseFacts, format_facts_line
 from recsys_utils.errors import BadArgumentError, check_choice, check_int
 
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: Supported layouts.
-VARIANTS: tuple[str, ...] = ("ml-1m", "ml-100k")
+VARIANTS: tuple[str, ...] = ("ml-1m", "ml-100k", *MODERN_VARIANTS)
 
 #: Share of ratings 1..5 in ML-1M (1,000,209 ratings), which the generator reproduces.
 ML1M_RATING_SHARES: tuple[float, ...] = (0.0562, 0.1075, 0.2613, 0.3489, 0.2261)
@@ -206,11 +207,13 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
     (``UserID::Gender::Age::Occupation::Zip-code``, ML-1M age codes and occupations 0..20).
     ML-100K layout: ``u.data`` (tab-separated), ``u.item`` (``|``-separated, 19 genre flags),
     ``u.user`` (``id|age|gender|occupation|zip``), plus ``u.genre`` and ``u.occupation``.
-    All latin-1, ``\\n`` line ends. Same arguments -> byte-identical files.
+    Both latin-1. The later releases (``"ml-10m"``, ``"ml-20m"``, ``"ml-25m"``, ``"ml-32m"``):
+    see :mod:`recsys_utils.data.synthetic_modern` (UTF-8, half stars, no users file).
+    ``\\n`` line ends. Same arguments -> byte-identical files.
 
     Args:
         folder: parent folder (created if missing).
-        variant: ``"ml-1m"`` or ``"ml-100k"``.
+        variant: one of :data:`VARIANTS`.
         n_users: number of users (ids ``1..n_users``), each with >= ``min_ratings`` ratings.
         n_movies: number of movies; about 5 % (at least one) are never rated.
         seed: seed of the generator.
@@ -242,6 +245,10 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
             f"{int(rng.integers(0, 21))}::{_zip_code(rng)}"
             for u in range(1, n_users + 1)])
         readme = "ratings.dat, movies.dat, users.dat in the MovieLens 1M format."
+    elif variant in MODERN_VARIANTS:
+        readme = write_modern_files(out, variant, TwinArrays(
+            ids=ids, titles=titles, flags=flags, users=users, movies=movies, stars=stars,
+            stamps=stamps), seed)
     else:
         order = np.argsort(stamps, kind="stable")
         _write_lines(out / "u.data", [
@@ -274,11 +281,11 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
 def facts_of_folder(folder: str | os.PathLike[str], variant: str = "ml-1m") -> ReleaseFacts:
     """The facts (line counts, rated users and movies, MD5s) of the files in ``folder``,
     read with the package's parsers; what a synthetic twin's README records."""
-    from recsys_utils.data.parse import PARSERS
+    from recsys_utils.data.loader import PARSERS
 
     folder = Path(folder)
     spec = get_spec(variant)
-    names = [spec.files[role] for role in ("ratings", "movies", "users")]
+    names = list(spec.files.values())
     raw = {name: (folder / name).read_bytes() for name in names}
     ratings = PARSERS[variant][0](folder / spec.files["ratings"])
     return ReleaseFacts(
@@ -323,15 +330,17 @@ def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    folder_in_archive = get_spec(variant).folder_in_archive
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_synthetic_movielens(tmp, variant=variant, **kw)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            directory = zipfile.ZipInfo(f"{variant}/", date_time=(2003, 3, 1, 0, 0, 0))
+            directory = zipfile.ZipInfo(f"{folder_in_archive}/", date_time=(2003, 3, 1, 0, 0, 0))
             directory.external_attr = 0o40755 << 16 | 0x10
             zf.writestr(directory, b"")
             for file in sorted(folder.iterdir()):
-                info = zipfile.ZipInfo(f"{variant}/{file.name}", date_time=(2003, 3, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{folder_in_archive}/{file.name}",
+                                       date_time=(2003, 3, 1, 0, 0, 0))
                 info.external_attr = 0o100644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, file.read_bytes())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 from recsys_utils.errors import MovieLensFormatError
 
 __all__ = ["INT32_MAX", "check_allowed", "check_encoding", "check_range", "check_unique", "first",
-           "read_table"]
+           "read_table", "shifted_lines"]
 
 INT32_MAX = int(np.iinfo(np.int32).max)
 #: Longest excerpt of a line quoted in a message.
@@ -58,24 +59,32 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
-def check_encoding(path: Path, raw: bytes) -> None:
-    """Refuse byte-order marks, NUL bytes and UTF-8 text (MovieLens files are latin-1)."""
-    for mark, encoding in _BYTE_ORDER_MARKS:
+def check_encoding(path: Path, raw: bytes, encoding: str | None = "latin-1") -> None:
+    """Refuse byte-order marks and NUL bytes; then, for a latin-1 release, text that is valid
+    UTF-8 (the latin-1 accents of the MovieLens files are not), and for a UTF-8 release,
+    text that is not valid UTF-8. ``encoding=None``: either is accepted."""
+    for mark, name in _BYTE_ORDER_MARKS:
         if raw.startswith(mark):
             raise MovieLensFormatError(
-                path, 1, f"the file starts with a {encoding} byte-order mark: it is not the "
-                "latin-1 text of the release (re-encode it to latin-1)")
+                path, 1, f"the file starts with a {name} byte-order mark: it is not the "
+                f"{encoding or 'plain'} text of the release (re-encode it without one)")
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise MovieLensFormatError(
-            path, _line_of(raw, nul), "NUL byte: the file is not latin-1 text (UTF-16 or "
-            "binary?); re-encode it to latin-1")
-    if raw.isascii():
+            path, _line_of(raw, nul), "NUL byte: the file is not plain text (UTF-16 or "
+            f"binary?); re-encode it to {encoding or 'UTF-8'}")
+    if encoding is None or raw.isascii():
         return
     try:
         raw.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as err:
+        if encoding == "utf-8":
+            raise MovieLensFormatError(
+                path, _line_of(raw, err.start), f"byte {raw[err.start]:#04x} is not UTF-8: "
+                "the release's files are UTF-8 (re-encode it)") from None
         return  # latin-1 accents are not valid UTF-8: the release's own encoding
+    if encoding == "utf-8":
+        return
     offset = int(np.flatnonzero(np.frombuffer(raw, np.uint8) >= 0x80)[0])
     line = _line_of(raw, offset)
     text = raw.split(b"\n")[line - 1].decode("utf-8")[:_SHOWN_CHARS]
@@ -84,16 +93,48 @@ def check_encoding(path: Path, raw: bytes) -> None:
         "re-encode it to latin-1")
 
 
-def read_table(path: Path, sep: str, columns: Sequence[str],
-                int_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """Parse a separator-delimited latin-1 file into a DataFrame.
+@contextmanager
+def shifted_lines(offset: int) -> Iterator[None]:
+    """Add ``offset`` to the line of a :class:`MovieLensFormatError` raised in the block
+    (for files whose first line is a header)."""
+    try:
+        yield
+    except MovieLensFormatError as err:
+        if offset == 0 or err.path is None:
+            raise
+        raise MovieLensFormatError(err.path, err.line + offset, err.reason) from None
 
-    Checks, with the 1-based line of the first offence: empty file or line, stray ``\\r``,
-    field count, and that ``int_columns`` hold plain decimal integers (``[0-9]+``).
-    Integer columns come back as int64, the others as str.
+
+def read_table(path: Path, sep: str, columns: Sequence[str],
+               int_columns: Sequence[str] = (), *, float_columns: Sequence[str] = (),
+               encoding: str = "latin-1", header: str | None = None) -> pd.DataFrame:
+    """Parse a separator-delimited file into a DataFrame.
+
+    Checks, with the 1-based line of the first offence: the encoding, the ``header`` line
+    (when given), empty file or line, stray ``\\r``, field count, that ``int_columns`` hold
+    plain decimal integers (``[0-9]+``) and ``float_columns`` plain decimals. Integer columns
+    come back as int64, float columns as float64, the others as str. Row ``i`` of the result
+    is line ``i + 1`` of the file (``i + 2`` with a header).
     """
-    raw = original = _read_bytes(path)
-    check_encoding(path, raw)
+    raw = _read_bytes(path)
+    check_encoding(path, raw, encoding)
+    if header is None:
+        return _read_body(path, raw, sep, columns, int_columns, float_columns, encoding)
+    first_line, _, body = raw.partition(b"\n")
+    if first_line.decode(encoding, errors="replace") != header:
+        raise MovieLensFormatError(
+            path, 1, f"expected the header {header!r}, found "
+            f"{first_line[:_SHOWN_CHARS].decode(encoding, errors='replace')!r}")
+    if not body:
+        raise MovieLensFormatError(path, 2, "no rows after the header")
+    with shifted_lines(1):
+        return _read_body(path, body, sep, columns, int_columns, float_columns, encoding)
+
+
+def _read_body(path: Path, raw: bytes, sep: str, columns: Sequence[str],
+               int_columns: Sequence[str], float_columns: Sequence[str],
+               encoding: str) -> pd.DataFrame:
+    original = raw
     if len(sep) > 1:
         if b"\t" in raw:
             starts = _line_starts(np.frombuffer(raw, np.uint8))
@@ -118,7 +159,7 @@ def read_table(path: Path, sep: str, columns: Sequence[str],
                                          side="right") - 1, minlength=n_lines) + 1
     bad = first(counts != len(columns))
     if bad is not None:
-        text = original.split(b"\n")[bad].decode("latin-1")
+        text = original.split(b"\n")[bad].decode(encoding, errors="replace")
         text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
         raise MovieLensFormatError(
             path, bad + 1,
@@ -128,15 +169,17 @@ def read_table(path: Path, sep: str, columns: Sequence[str],
         return pd.read_csv(io.BytesIO(raw), sep="\t" if len(sep) > 1 else sep, header=None,
                            names=list(columns), dtype=dtype, quoting=csv.QUOTE_NONE,
                            na_filter=False, skip_blank_lines=False, engine="c",
-                           encoding="latin-1")
+                           encoding=encoding)
 
-    int_columns = list(int_columns)
-    if len(int_columns) == len(columns):
-        # Fast path: only digits and separators may appear, then the C parser reads ints.
-        leftover = raw.translate(None, b"0123456789\n" + bytes([sep_byte]))
+    int_columns, float_columns = list(int_columns), list(float_columns)
+    if len(int_columns) + len(float_columns) == len(columns):
+        # Fast path: only digits (and points) and separators may appear; the C parser reads.
+        allowed = b"0123456789\n" + bytes([sep_byte]) + (b"." if float_columns else b"")
+        leftover = raw.translate(None, allowed)
         if not leftover:
+            dtypes = {c: ("int64" if c in int_columns else "float64") for c in columns}
             try:
-                df = parse("int64")
+                df = parse(dtypes)
             except (ValueError, OverflowError):
                 df = None
             if df is not None and len(df) == n_lines:
@@ -152,6 +195,13 @@ def read_table(path: Path, sep: str, columns: Sequence[str],
             raise MovieLensFormatError(path, bad + 1,
                                        f"{col} is not a non-negative integer: {values.iloc[bad]!r}")
         df[col] = values.astype(np.int64)
+    for col in float_columns:
+        values = df[col]
+        bad = first(~values.str.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})?").fillna(False).astype(bool))
+        if bad is not None:
+            raise MovieLensFormatError(path, bad + 1,
+                                       f"{col} is not a non-negative decimal: {values.iloc[bad]!r}")
+        df[col] = values.astype(np.float64)
     return df
 
 
@@ -174,8 +224,10 @@ def check_allowed(path: Path, df: pd.DataFrame, col: str, allowed: Sequence[Any]
         raise MovieLensFormatError(path, bad + 1, f"{col} {value!r} is not one of {shown}")
 
 
-def check_unique(path: Path, df: pd.DataFrame, cols: list[str], what: str) -> None:
-    """No two rows share the values of ``cols``; the error names both lines."""
+def check_unique(path: Path, df: pd.DataFrame, cols: list[str], what: str,
+                 header_lines: int = 0) -> None:
+    """No two rows share the values of ``cols``; the error names both lines (the second
+    through its position; the first, in the message, counting ``header_lines`` more)."""
     dup = df.duplicated(cols, keep="first").to_numpy()
     bad = first(dup)
     if bad is not None:
@@ -184,6 +236,6 @@ def check_unique(path: Path, df: pd.DataFrame, cols: list[str], what: str) -> No
         seen = first((df[cols] == pd.Series(key, index=cols)).all(axis=1).to_numpy())
         raise MovieLensFormatError(path, bad + 1,
                                    f"duplicate {what} ({key_text}), first seen on line "
-                                   f"{(seen or 0) + 1}")
+                                   f"{(seen or 0) + 1 + header_lines}")
 
 
