@@ -1,9 +1,10 @@
-"""The parsing core: a separator-delimited latin-1 file read into a DataFrame, vectorised,
-with every offence reported as a :class:`MovieLensFormatError` naming the file and line.
+"""The parsing core: a separator-delimited file read into a DataFrame, vectorised, with
+every offence reported as a :class:`MovieLensFormatError` naming the file and line.
 
-Besides the field checks, a file in another encoding is refused with a clear message: a
-byte-order mark, a NUL byte (UTF-16), or non-ASCII text that is valid UTF-8 (the MovieLens
-files are latin-1, and their accented titles are not valid UTF-8).
+Besides the field checks, a file in another encoding than its release's is refused with a
+clear message: a byte-order mark, a NUL byte (UTF-16), non-ASCII text that is valid UTF-8
+where the release is latin-1 (ML-1M's and ML-100K's accented titles are not valid UTF-8), or
+text that is not valid UTF-8 where the release is UTF-8 (ML-20M and later).
 """
 
 from __future__ import annotations
