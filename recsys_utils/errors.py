@@ -3,16 +3,13 @@
 Every error the package raises on purpose belongs to one of four families, each with the
 exit code the command line returns for it (the README's "Errors and exit codes" lists them):
 
-=====  ==========================  ==============================================================
-code   family                      raised when
-=====  ==========================  ==============================================================
-2      :class:`BadArgumentError`   an argument is outside its allowed range or set (names it)
-3      :class:`DataMissingError`   the data is not where it was looked for (names the place)
-4      :class:`DataDamagedError`   a file or archive is truncated, corrupt or malformed (names
-                                   the file and, where there is one, the line)
-5      :class:`EnvironmentRefusedError`  the operating system refused: read-only folder, full
-                                   disk, missing permission (names the path and the action)
-=====  ==========================  ==============================================================
+- 2, :class:`BadArgumentError`: an argument is outside its allowed range or set (the
+  message names it);
+- 3, :class:`DataMissingError`: the data is not where it was looked for (names the place);
+- 4, :class:`DataDamagedError`: a file or archive is truncated, corrupt or malformed (names
+  the file and, where there is one, the line);
+- 5, :class:`EnvironmentRefusedError`: the operating system refused (read-only folder, full
+  disk, missing permission; names the path and the action).
 
 Exit code 1 is an unexpected error (a bug: please report it), 130 an interrupt (Ctrl-C).
 The older names stay: :class:`DataUnavailableError` is a :class:`DataMissingError`,

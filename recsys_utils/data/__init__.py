@@ -2,23 +2,23 @@
 
 Modules, each one concern:
 
-- :mod:`~recsys_utils.data.registry`: the releases (URL, archive checksums, files) and the
+- ``recsys_utils.data.registry``: the releases (URL, archive checksums, files) and the
   environment variables ``RECSYS_DATA_DIR`` and ``RECSYS_CACHE_DIR``;
-- :mod:`~recsys_utils.data.sources`: the resolution order (``data_dir`` argument >
+- ``recsys_utils.data.sources``: the resolution order (``data_dir`` argument >
   ``RECSYS_DATA_DIR`` > cache > download); a folder named by the first two that is missing
   or incomplete is an error, never a silent fallback;
-- :mod:`~recsys_utils.data.cache`, :mod:`~recsys_utils.data.archive`,
-  :mod:`~recsys_utils.data.download`: the cache (lock, sweep of leftovers, moving aside
+- ``recsys_utils.data.cache``, ``recsys_utils.data.archive``,
+  ``recsys_utils.data.download``: the cache (lock, sweep of leftovers, moving aside
   instead of deleting), archive verification and safe extraction, verified download;
-- :mod:`~recsys_utils.data.verify`: what each release fixes (line counts, numbers of users,
+- ``recsys_utils.data.verify``: what each release fixes (line counts, numbers of users,
   movies and ratings; file checksums, compared as a warning only);
-- :mod:`~recsys_utils.data.table`, :mod:`~recsys_utils.data.parse`: the parsers;
-- :mod:`~recsys_utils.data.loader`: :func:`load_movielens` and :class:`MovieLens`;
-- :mod:`~recsys_utils.data.genres`: genre vocabularies;
-- :mod:`~recsys_utils.data.synthetic`: the synthetic twin in the exact file formats.
+- ``recsys_utils.data.table``, ``recsys_utils.data.parse``: the parsers;
+- ``recsys_utils.data.loader``: :func:`load_movielens` and :class:`MovieLens`;
+- ``recsys_utils.data.genres``: genre vocabularies;
+- ``recsys_utils.data.synthetic``: the synthetic twin in the exact file formats.
 
 Nothing half-written is ever left in the cache, and every error belongs to a family of
-:mod:`recsys_utils.errors` (data missing, data damaged, bad argument, environment refused).
+``recsys_utils.errors`` (data missing, data damaged, bad argument, environment refused).
 """
 
 from __future__ import annotations

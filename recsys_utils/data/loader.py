@@ -42,7 +42,7 @@ class MovieLens:
     Compared by identity (``eq=False``): the frames are not compared element-wise.
 
     Attributes:
-        name: a key of :data:`~recsys_utils.data.DATASETS` (``"ml-1m"``, ``"ml-100k"``, ...).
+        name: a key of ``recsys_utils.data.DATASETS`` (``"ml-1m"``, ``"ml-100k"``, ...).
         path: the folder read.
         ratings: (n_ratings, 4) ``user_id``, ``movie_id``, ``rating`` (int8 stars for ML-1M
             and ML-100K, float32 half stars for the later releases), ``timestamp``.
@@ -100,7 +100,7 @@ def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None 
     """Find (see :func:`resolve_dataset_dir`), verify, parse and cross-check a release.
 
     Before parsing, each file is checked against what its release fixes (line counts, a
-    final line end; see :mod:`recsys_utils.data.verify`); after parsing, the numbers of
+    final line end; see ``recsys_utils.data.verify``); after parsing, the numbers of
     ratings, users, movies, rated users and rated movies. Every rating must refer to a movie
     of the movies file and a user of the users file.
 

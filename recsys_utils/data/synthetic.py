@@ -208,7 +208,7 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
     ML-100K layout: ``u.data`` (tab-separated), ``u.item`` (``|``-separated, 19 genre flags),
     ``u.user`` (``id|age|gender|occupation|zip``), plus ``u.genre`` and ``u.occupation``.
     Both latin-1. The later releases (``"ml-10m"``, ``"ml-20m"``, ``"ml-25m"``, ``"ml-32m"``):
-    see :mod:`recsys_utils.data.synthetic_modern` (UTF-8, half stars, no users file).
+    see ``recsys_utils.data.synthetic_modern`` (UTF-8, half stars, no users file).
     ``\\n`` line ends. Same arguments -> byte-identical files.
 
     Args:
@@ -303,7 +303,7 @@ def write_synthetic_readme(folder: str | os.PathLike[str], variant: str = "ml-1m
     """Write ``folder/README`` marking the folder as a synthetic twin, with its facts.
 
     The loader then checks the folder against these facts instead of the official
-    release's (see :mod:`recsys_utils.data.verify`). Tests that edit a twin's files on
+    release's (see ``recsys_utils.data.verify``). Tests that edit a twin's files on
     purpose call it again to record the edited files as the twin's own.
     """
     folder = Path(folder)
