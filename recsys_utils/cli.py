@@ -7,7 +7,14 @@ Examples::
     python -m recsys_utils recommend --model rbm --user 1 --top 10
 
 The data folder comes from ``--data-dir``, else ``RECSYS_DATA_DIR``, else the cache, else
-the official archive is downloaded and verified.
+the official archive is downloaded and verified. A ``--data-dir`` or ``RECSYS_DATA_DIR``
+that is missing or incomplete is an error, never a fallback to another copy.
+
+Every argument is checked before anything is loaded (and, where the check needs the data,
+before anything is trained). An error ends the command with one line on stderr and the exit
+code of its family (:mod:`recsys_utils.errors`; the README lists them): 2 bad argument,
+3 data missing, 4 data damaged, 5 environment refused (read-only folder, full disk, missing
+permission), 1 unexpected (a bug), 130 interrupted. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,12 +24,31 @@ import json
 import math
 import os
 import sys
-from typing import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
+from recsys_utils.data.genres import GENRES_BY_DATASET, ML1M_GENRES, REPORT_GENRES
+from recsys_utils.data.registry import DATASETS
+from recsys_utils.errors import (
+    EXIT_BAD_ARGUMENT,
+    EXIT_INTERRUPTED,
+    EXIT_UNEXPECTED,
+    BadArgumentError,
+    check_fraction,
+    check_int,
+    exit_code_for,
+)
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult
 from recsys_utils.features import REPORT_TRAIN_FRACTION
 from recsys_utils.recommenders import MODEL_NAMES
 
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+#: Largest seed accepted (NumPy and TensorFlow take 32-bit seeds).
+MAX_SEED = 2**32 - 1
+#: Keras's verbosity levels.
+MAX_VERBOSE = 2
 
 
 def _quiet_tensorflow(command: str) -> None:
@@ -40,10 +66,20 @@ def _load(args: argparse.Namespace):
 
 
 def data_summary(data, user_id: int, train_fraction: float = REPORT_TRAIN_FRACTION) -> dict:
-    """The counts that ``data`` prints: the dataset's, then the user's and their report split."""
+    """The counts that ``data`` prints: the dataset's, then the user's and their report split.
+
+    Raises:
+        BadArgumentError: ``train_fraction`` not strictly between 0 and 1.
+        UnknownUserError: ``user_id`` not a user of ``data`` with ratings.
+    """
     from recsys_utils.features import user_dataset
 
-    ds = user_dataset(data, user_id)
+    train_fraction = check_fraction("train_fraction", train_fraction)
+    user_id = data.require_user(user_id)
+    vocabulary = GENRES_BY_DATASET[data.name]
+    # ML-1M and ML-100K: the report's attribute order; later releases: their own genres
+    ds = user_dataset(data, user_id,
+                      genres=REPORT_GENRES if vocabulary == ML1M_GENRES else vocabulary)
     split = ds.report_split(train_fraction)
     return {
         "dataset": data.name,
@@ -100,72 +136,170 @@ def _print_result(r: ClassificationResult) -> None:
         print(f"training time      {r.fit_time_s:.1f} s{per_epoch}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="recsys_utils", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_ARGUMENT, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="recsys_utils", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dataset", default="ml-1m", choices=("ml-1m", "ml-100k"))
+        p.add_argument("--dataset", default="ml-1m", choices=DATASET_NAMES)
         p.add_argument("--data-dir", default=None,
-                       help="folder holding ml-1m/ (default: RECSYS_DATA_DIR, the cache, or download)")
+                       help="folder holding ml-1m/ (or the dataset named by --dataset; default: "
+                            "RECSYS_DATA_DIR, the cache, or download)")
         p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
         p.add_argument("--user", type=int, default=1, help="user id (default 1, the report's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--train-fraction", type=float, default=REPORT_TRAIN_FRACTION,
+                       help="share of the user's rows that train, strictly between 0 and 1")
+        p.add_argument("--debug", action="store_true",
+                       help="on an error, show the traceback instead of one line")
 
     p_data = sub.add_parser("data", help="dataset counts and one user's rows and report split")
     common(p_data)
-    p_data.add_argument("--train-fraction", type=float, default=REPORT_TRAIN_FRACTION)
 
     for name, help_ in (("train", "train a model for one user and print its metrics"),
                         ("recommend", "train a model for one user and print its top-N table")):
         p = sub.add_parser(name, help=help_)
         common(p)
         p.add_argument("--model", required=True, choices=MODEL_NAMES)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--epochs", type=int, default=None, help="default: the report's")
+        p.add_argument("--seed", type=int, default=0, help=f"0 to {MAX_SEED}")
+        p.add_argument("--epochs", type=int, default=None, help="1 or more (default: the report's)")
         p.add_argument("--split", default="ordered", choices=("ordered", "random"),
                        help="ordered: the report's first-rows split; random: seeded, order-free")
-        p.add_argument("--train-fraction", type=float, default=REPORT_TRAIN_FRACTION)
-        p.add_argument("--verbose", type=int, default=0)
+        p.add_argument("--verbose", type=int, default=0, help=f"0 to {MAX_VERBOSE}")
         if name == "train":
             p.add_argument("--protocol", default="report", choices=PROTOCOLS)
         else:
-            p.add_argument("--top", type=int, default=10)
+            p.add_argument("--top", type=int, default=10, help="1 or more")
+    return parser
 
-    args = parser.parse_args(argv)
-    _quiet_tensorflow(args.command)
-    from recsys_utils.data import DataUnavailableError, MovieLensFormatError
 
-    try:
-        data = _load(args)
-        if args.command == "data":
-            summary = data_summary(data, args.user, args.train_fraction)
-            print(json.dumps(summary)) if args.json else _print_data(summary)
-            return 0
-        from recsys_utils.evaluation import evaluate_user
+def validate_args(args: argparse.Namespace) -> None:
+    """Check every argument that needs no data (before anything is loaded).
 
-        protocol = getattr(args, "protocol", "held-out")
-        results, rec = evaluate_user(args.model, data, args.user, protocols=(protocol,),
-                                     split=args.split, train_fraction=args.train_fraction,
-                                     seed=args.seed, epochs=args.epochs, verbose=args.verbose)
-        if args.command == "train":
-            result = results[protocol]
-            print(json.dumps(result.to_dict())) if args.json else _print_result(result)
-            return 0
-        table = rec.recommend(args.top)
-        if args.json:
-            print(table.to_json(orient="records"))
-        else:
-            import pandas as pd
+    Raises:
+        BadArgumentError: naming the argument and its allowed range.
+    """
+    check_int("--user", args.user, low=1)
+    check_fraction("--train-fraction", args.train_fraction)
+    if args.command == "data":
+        return
+    check_int("--seed", args.seed, low=0, high=MAX_SEED)
+    if args.epochs is not None:
+        check_int("--epochs", args.epochs, low=1)
+    check_int("--verbose", args.verbose, low=0, high=MAX_VERBOSE)
+    if args.command == "recommend":
+        check_int("--top", args.top, low=1)
 
-            with pd.option_context("display.max_colwidth", 60, "display.width", 160):
-                print(f"top {args.top} unseen movies for user {args.user} by {args.model} "
-                      f"(seed {args.seed}; 'tied' = candidates sharing that score)")
-                print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+def validate_against_data(args: argparse.Namespace, data: Any) -> None:
+    """Check the arguments that need the data (after loading, before any training).
+
+    Raises:
+        UnknownUserError: ``--user`` is not a user with ratings.
+        BadArgumentError: ``--train-fraction`` leaves the user no training row, or ``--top``
+            exceeds the movies the user has not rated.
+    """
+    user = data.require_user(args.user, "--user")
+    if args.command == "data":
+        return
+    rated = data.ratings.loc[data.ratings["user_id"] == user, "movie_id"]
+    n_rows = len(rated)
+    if int(n_rows * args.train_fraction) < 1:
+        raise BadArgumentError(
+            "--train-fraction", args.train_fraction,
+            f"leaves none of user {user}'s {n_rows} rows for training: expected a number "
+            f"from {1 / n_rows:.4g} up to (not including) 1 for this user")
+    if args.command == "recommend":
+        n_candidates = int((~data.movies["movie_id"].isin(rated)).sum())
+        check_int("--top", args.top, low=1, high=n_candidates)
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        text = error.args[0] if type(error) is KeyError else str(error)
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show warnings as one ``warning: ...`` line each on stderr."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        print(f"warning: {_one_line(Exception(str(message)))}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _run(args: argparse.Namespace) -> int:
+    validate_args(args)
+    data = _load(args)
+    validate_against_data(args, data)
+    if args.command == "data":
+        summary = data_summary(data, args.user, args.train_fraction)
+        print(json.dumps(summary)) if args.json else _print_data(summary)
         return 0
-    except (DataUnavailableError, MovieLensFormatError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    from recsys_utils.evaluation import evaluate_user
+
+    protocol = getattr(args, "protocol", "held-out")
+    results, rec = evaluate_user(args.model, data, args.user, protocols=(protocol,),
+                                 split=args.split, train_fraction=args.train_fraction,
+                                 seed=args.seed, epochs=args.epochs, verbose=args.verbose)
+    if args.command == "train":
+        result = results[protocol]
+        print(json.dumps(result.to_dict())) if args.json else _print_result(result)
+        return 0
+    table = rec.recommend(args.top)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", 60, "display.width", 160):
+            print(f"top {args.top} unseen movies for user {args.user} by {args.model} "
+                  f"(seed {args.seed}; 'tied' = candidates sharing that score)")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return its exit code (see the module docstring)."""
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a one-line usage error
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_BAD_ARGUMENT
+    _quiet_tensorflow(args.command)
+    try:
+        with _warnings_as_lines():
+            return _run(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # one line and a documented code, whatever the error
+        if args.debug:
+            raise
+        code = exit_code_for(err)
+        message = _one_line(err)
+        if code == EXIT_UNEXPECTED and isinstance(err, (KeyError, ValueError)):
+            code = EXIT_BAD_ARGUMENT  # a check of a lower layer that names its argument
+        elif code == EXIT_UNEXPECTED:
+            message = (f"unexpected {type(err).__name__}: {message} (a bug: rerun with --debug "
+                       "for the traceback and please report it)")
+        print(f"error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

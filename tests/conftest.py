@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from recsys_utils.data import DataUnavailableError, MovieLens, load_movielens
-from recsys_utils.synthetic import write_synthetic_movielens
+from recsys_utils.data.synthetic import write_synthetic_movielens
 
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding ``ml-1m/`` in the exact MovieLens 1M format (60 users, 200 movies,
-    seed 0; see :func:`recsys_utils.synthetic.write_synthetic_movielens`)."""
+    seed 0; see :func:`recsys_utils.data.synthetic.write_synthetic_movielens`)."""
     root = tmp_path_factory.mktemp("synthetic-movielens")
     write_synthetic_movielens(root)
     return root

@@ -28,7 +28,8 @@ def test_data_text_and_errors(synthetic_dir, capsys):
     assert main(["data", "--data-dir", str(synthetic_dir), "--user", "2"]) == 0
     assert "user 2:" in capsys.readouterr().out
     assert main(["data", "--data-dir", str(synthetic_dir), "--user", "99999"]) == 2
-    assert "user 99999" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == "error: --user=99999: no such user in ml-1m (user ids run from 1 to 60, 60 users)\n"
 
 
 def test_train_and_recommend(synthetic_dir, capsys):
@@ -69,3 +70,17 @@ def test_recommend_with_matrix_factorization(synthetic_dir, capsys):
     table = json.loads(capsys.readouterr().out)
     assert [row["rank"] for row in table] == [1, 2, 3, 4]
     assert all(a["score"] >= b["score"] for a, b in zip(table, table[1:]))
+
+
+def test_data_on_a_synthetic_ml25m_twin(tmp_path):
+    """``python -m recsys_utils data --dataset ml-25m`` on a twin in ML-25M's CSV format."""
+    from recsys_utils.data.synthetic import write_synthetic_movielens
+
+    write_synthetic_movielens(tmp_path, variant="ml-25m", n_users=15, n_movies=60)
+    out = subprocess.run([sys.executable, "-m", "recsys_utils", "data", "--dataset", "ml-25m",
+                          "--data-dir", str(tmp_path), "--user", "2", "--json"],
+                         capture_output=True, text=True, check=True)
+    summary = json.loads(out.stdout)
+    assert summary["dataset"] == "ml-25m" and summary["users"] == 15
+    assert summary["user"]["attributes"] == 19  # the release's genres, IMAX included
+    assert out.stderr == ""

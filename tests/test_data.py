@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_utils import data
 from recsys_utils.data import (
     DATASETS,
     DataUnavailableError,
@@ -25,9 +24,16 @@ from recsys_utils.data import (
     read_ratings,
     read_users,
     resolve_dataset_dir,
+    sources,
 )
-from recsys_utils.genres import ML1M_GENRES
-from recsys_utils.synthetic import write_synthetic_movielens
+from recsys_utils.data.genres import ML1M_GENRES
+from recsys_utils.data.parse_modern import (
+    read_csv_movies,
+    read_csv_ratings,
+    read_ml10m_movies,
+    read_ml10m_ratings,
+)
+from recsys_utils.data.synthetic import write_synthetic_movielens, write_synthetic_readme
 
 # --------------------------------------------------------------------------- helpers
 
@@ -47,10 +53,13 @@ def write(folder: Path, name: str, lines: list[str]) -> Path:
 
 
 def ml1m_folder(root: Path, ratings=GOOD_RATINGS, movies=GOOD_MOVIES, users=GOOD_USERS) -> Path:
+    """A hand-made ML-1M-format folder, marked as a synthetic twin with its own facts (a
+    folder without that README is held to the official release's line counts)."""
     folder = root / "ml-1m"
     write(folder, "ratings.dat", ratings)
     write(folder, "movies.dat", movies)
     write(folder, "users.dat", users)
+    write_synthetic_readme(folder)
     return folder
 
 
@@ -308,14 +317,26 @@ def test_argument_beats_env_and_cache(clean_env: Path, tmp_path: Path,
     assert resolve_dataset_dir("ml-1m") == env
 
 
-def test_env_beats_cache_and_falls_through_when_lacking(clean_env: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    cached = ml1m_folder(clean_env)
+def test_env_beats_cache_and_never_falls_through(clean_env: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ml1m_folder(clean_env)
     (tmp_path / "env").mkdir()
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "env"))
-    assert resolve_dataset_dir("ml-1m", download=False) == cached  # env lacks ml-1m
+    with pytest.raises(DataUnavailableError) as err:  # env lacks ml-1m: not the cache
+        resolve_dataset_dir("ml-1m", download=False)
+    message = str(err.value)
+    assert "RECSYS_DATA_DIR" in message and "holds no 'ml-1m/' folder" in message
+    assert "ratings.dat" in message
     env = ml1m_folder(tmp_path / "env")
     assert resolve_dataset_dir("ml-1m", download=False) == env
+
+
+def test_env_naming_a_missing_folder_is_an_error(clean_env: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ml1m_folder(clean_env)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DataUnavailableError, match="nowhere does not exist"):
+        resolve_dataset_dir("ml-1m", download=False)
 
 
 def test_env_pointing_at_the_dataset_folder_itself(clean_env: Path, tmp_path: Path,
@@ -351,7 +372,7 @@ def test_download_is_the_last_resort(clean_env: Path, monkeypatch: pytest.Monkey
         calls.append((name, cache))
         return ml1m_folder(cache)
 
-    monkeypatch.setattr(data, "download_dataset", fake_download)
+    monkeypatch.setattr(sources, "download_dataset", fake_download)
     assert resolve_dataset_dir("ml-1m") == clean_env / "ml-1m"
     assert calls == [("ml-1m", clean_env)]
     # now cached: no second download
@@ -370,8 +391,8 @@ def test_offline_without_download_says_how_to_provide_data(clean_env: Path) -> N
 
 
 def test_unknown_dataset_name() -> None:
-    with pytest.raises(ValueError, match="ml-20m.*known: ml-100k, ml-1m"):
-        resolve_dataset_dir("ml-20m", download=False)
+    with pytest.raises(ValueError, match="ml-99m.*known: ml-100k, ml-10m, ml-1m, ml-20m, ml-25m, ml-32m"):
+        resolve_dataset_dir("ml-99m", download=False)
 
 
 def test_registry_holds_the_official_checksums() -> None:
@@ -427,3 +448,106 @@ def test_real_ml100k_counts(real_ml1m: MovieLens) -> None:
     assert len(ml.users) == 943
     assert len(ml.movies) == 1_682
     assert ml.users["occupation"].nunique() == 21
+
+
+# --------------------------------------------------------------------------- later releases
+
+CSV_RATINGS = ["userId,movieId,rating,timestamp", "1,10,4.0,1112486027", "1,20,3.5,1112484676",
+               "2,10,0.5,1112484819"]
+CSV_MOVIES = ["movieId,title,genres", "10,Toy Story (1995),Adventure|Animation|Children|IMAX",
+              '20,"American President, The (1995)",Comedy|Drama',
+              '30,"""Great"" Performances: Cats (1998)",(no genres listed)',
+              "40,Amélie (2001),Comedy|Romance"]
+
+
+def write_utf8(folder: Path, name: str, lines: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def test_csv_ratings_and_movies_parse(tmp_path: Path) -> None:
+    ratings = read_csv_ratings(write_utf8(tmp_path, "ratings.csv", CSV_RATINGS))
+    assert ratings["rating"].tolist() == [4.0, 3.5, 0.5]
+    assert [str(t) for t in ratings.dtypes] == ["int32", "int32", "float32", "int64"]
+    movies = read_csv_movies(write_utf8(tmp_path, "movies.csv", CSV_MOVIES))
+    assert movies["title"].tolist() == ["Toy Story (1995)", "American President, The (1995)",
+                                        '"Great" Performances: Cats (1998)', "Amélie (2001)"]
+    assert movies["genres"].tolist() == ["Adventure|Animation|Children|IMAX", "Comedy|Drama",
+                                         "", "Comedy|Romance"]
+
+
+@pytest.mark.parametrize(("lines", "line", "words"), [
+    (["userId,movieId,rating"] + CSV_RATINGS[1:], 1, ["expected the header"]),
+    (CSV_RATINGS + ["3,10,4.25,1"], 5, ["rating 4.25", "half star"]),
+    (CSV_RATINGS + ["3,10,5.5,1"], 5, ["rating 5.5"]),
+    (CSV_RATINGS + ["3,10,0,1"], 5, ["rating 0"]),
+    (CSV_RATINGS + ["3,10,4.0"], 5, ["expected 4 fields"]),
+    (CSV_RATINGS + ["1,20,4.0,1"], 5, ["duplicate rating", "first seen on line 3"]),
+])
+def test_bad_csv_ratings_are_located(tmp_path: Path, lines: list[str], line: int,
+                                     words: list[str]) -> None:
+    path = write_utf8(tmp_path, "ratings.csv", lines)
+    with pytest.raises(MovieLensFormatError) as err:
+        read_csv_ratings(path)
+    assert_located(err, path, line, *words)
+
+
+@pytest.mark.parametrize(("bad", "words"), [
+    ("50,Heat, The (1995),Action", ["not valid CSV"]),
+    ("50,Heat (1995),Action|Children's", ["unknown genre \"Children's\""]),
+    ("50,Heat (1995),Action|(no genres listed)", ["must stand alone"]),
+    ("5O,Heat (1995),Action", ["movie_id", "'5O'"]),
+    ("20,Heat (1995),Action", ["duplicate movie id", "first seen on line 3"]),
+])
+def test_bad_csv_movies_are_located(tmp_path: Path, bad: str, words: list[str]) -> None:
+    path = write_utf8(tmp_path, "movies.csv", CSV_MOVIES + [bad])
+    with pytest.raises(MovieLensFormatError) as err:
+        read_csv_movies(path)
+    assert_located(err, path, 6, *words)
+
+
+def test_latin1_movies_csv_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "movies.csv"
+    path.write_bytes(("\n".join(CSV_MOVIES) + "\n").encode("latin-1"))
+    with pytest.raises(MovieLensFormatError) as err:
+        read_csv_movies(path)
+    assert_located(err, path, 5, "is not UTF-8")
+
+
+def test_ml10m_files_parse_in_either_encoding(tmp_path: Path) -> None:
+    ratings = read_ml10m_ratings(write(tmp_path, "ratings.dat", ["1::122::5::838985046",
+                                                                 "1::185::4.5::838983525"]))
+    assert ratings["rating"].tolist() == [5.0, 4.5]
+    lines = ["1::Toy Story (1995)::Adventure|Children", "2::Amélie (2001)::(no genres listed)"]
+    for encode in ("utf-8", "latin-1"):
+        path = tmp_path / f"movies-{encode}.dat"
+        path.write_bytes(("\n".join(lines) + "\n").encode(encode))
+        movies = read_ml10m_movies(path)
+        assert movies["title"].tolist()[1] == "Amélie (2001)"
+        assert movies["genres"].tolist() == ["Adventure|Children", ""]
+
+
+def test_later_release_checksums_are_in_the_registry() -> None:
+    assert {name: DATASETS[name].md5 for name in ("ml-10m", "ml-20m", "ml-25m", "ml-32m")} == {
+        "ml-10m": "ce571fd55effeba0271552578f2648bd",
+        "ml-20m": "cd245b17a1ae2cc31bb14903e1204af3",
+        "ml-25m": "6b51fb2759a8657d3bfcbfc42b592ada",
+        "ml-32m": "d472be332d4daa821edc399621853b57",
+    }
+    assert DATASETS["ml-10m"].folder_in_archive == "ml-10M100K"
+    assert DATASETS["ml-25m"].url.endswith("/ml-25m.zip")
+
+
+def test_later_release_facts_are_checked(tmp_path: Path) -> None:
+    """Without a synthetic README a folder is held to the release's published counts."""
+    folder = tmp_path / "ml-25m"
+    write_utf8(folder, "ratings.csv", CSV_RATINGS)
+    write_utf8(folder, "movies.csv", CSV_MOVIES)
+    with pytest.raises(MovieLensFormatError, match="official MovieLens 25M release has "
+                                                   "25,000,096"):
+        load_movielens("ml-25m", data_dir=tmp_path, download=False)
+    write_synthetic_readme(folder, "ml-25m")
+    ml = load_movielens("ml-25m", data_dir=tmp_path, download=False)
+    assert ml.users["user_id"].tolist() == [1, 2]

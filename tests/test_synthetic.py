@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recsys_utils.data import MovieLens, load_movielens
-from recsys_utils.genres import ML1M_GENRES
-from recsys_utils.synthetic import (
+from recsys_utils.data import MovieLens, download_dataset, load_movielens
+from recsys_utils.data.genres import ML1M_GENRES, MODERN_GENRES
+from recsys_utils.data.synthetic import (
     ML1M_RATING_SHARES,
     write_synthetic_archive,
     write_synthetic_movielens,
@@ -131,7 +132,7 @@ def test_genres_carry_signal(synthetic_ml1m: MovieLens) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"variant": "ml-20m"}, "variant"),
+    ({"variant": "ml-99m"}, "variant"),
     ({"n_users": 0}, "n_users"),
     ({"n_movies": 30, "min_ratings": 29}, "min_ratings"),
     ({"min_ratings": 0}, "min_ratings"),
@@ -139,3 +140,57 @@ def test_genres_carry_signal(synthetic_ml1m: MovieLens) -> None:
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         write_synthetic_movielens(tmp_path, **kwargs)
+
+
+# --------------------------------------------------------------------------- later releases
+
+
+@pytest.mark.parametrize("variant", ["ml-10m", "ml-20m", "ml-25m", "ml-32m"])
+def test_later_release_twins_in_their_exact_formats(tmp_path: Path, variant: str) -> None:
+    folder = write_synthetic_movielens(tmp_path, variant=variant, n_users=25, n_movies=90)
+    ml = load_movielens(variant, data_dir=tmp_path, download=False)
+    csv = variant != "ml-10m"
+    ratings_file, movies_file = ("ratings.csv", "movies.csv") if csv else ("ratings.dat",
+                                                                          "movies.dat")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["README", ratings_file,
+                                                               movies_file])
+    ratings_lines = (folder / ratings_file).read_text(encoding="utf-8").splitlines()
+    movies_text = (folder / movies_file).read_bytes().decode("utf-8")  # UTF-8, not latin-1
+    if csv:
+        assert ratings_lines[0] == "userId,movieId,rating,timestamp"
+        assert movies_text.startswith("movieId,title,genres\n")
+        assert all(len(line.split(",")) == 4 for line in ratings_lines)
+        assert all(line.split(",")[2] in {f"{k / 2:.1f}" for k in range(1, 11)}
+                   for line in ratings_lines[1:])
+        assert '"' in movies_text  # titles with commas or quotes are quoted
+    else:
+        assert all(len(line.split("::")) == 4 for line in ratings_lines)
+        stars = {line.split("::")[2] for line in ratings_lines}
+        assert "4" in stars and "3.5" in stars and "4.0" not in stars
+    assert len(ml.ratings) == len(ratings_lines) - csv
+    assert [str(t) for t in ml.ratings.dtypes] == ["int32", "int32", "float32", "int64"]
+    assert set(np.unique(ml.ratings["rating"] * 2)) <= set(range(1, 11))
+    assert (ml.ratings["rating"] % 1 == 0.5).any()
+    assert list(ml.users.columns) == ["user_id"] and len(ml.users) == 25
+    genres = {g for s in ml.movies["genres"] for g in s.split("|") if g}
+    assert genres <= set(MODERN_GENRES) and {"IMAX", "Children"} <= genres
+    assert "(no genres listed)" in movies_text and (ml.movies["genres"] == "").any()
+    assert any(not t.isascii() for t in ml.movies["title"])
+
+
+def test_ml10m_archive_holds_ml_10M100K(tmp_path: Path) -> None:
+    """The official ML-10M archive's folder is ml-10M100K/; the cache folder is ml-10m/."""
+    info = write_synthetic_archive(tmp_path / "ml-10m.zip", variant="ml-10m", n_users=10,
+                                   n_movies=40)
+    with zipfile.ZipFile(tmp_path / "ml-10m.zip") as zf:
+        assert {n.split("/")[0] for n in zf.namelist()} == {"ml-10M100K"}
+    body = (tmp_path / "ml-10m.zip").read_bytes()
+
+    class Response(io.BytesIO):
+        headers = {"Content-Length": str(len(body))}
+
+    folder = download_dataset("ml-10m", url="https://x.invalid/ml-10m.zip",
+                              cache=tmp_path / "cache", expected=info, progress=False,
+                              opener=lambda request, timeout: Response(body))
+    assert folder == tmp_path / "cache" / "ml-10m"
+    assert len(load_movielens("ml-10m", data_dir=folder, download=False).users) == 10

@@ -31,17 +31,23 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_utils.genres import ML1M_GENRES, ML100K_GENRES
+from recsys_utils.data.genres import ML1M_GENRES, ML100K_GENRES
+from recsys_utils.data.registry import get_spec
+from recsys_utils.data.synthetic_modern import MODERN_VARIANTS, TwinArrays, write_modern_files
+from recsys_utils.data.verify import SYNTHETIC_MARK, ReleaseFacts, format_facts_line
+from recsys_utils.errors import BadArgumentError, check_choice, check_int
 
 __all__ = [
     "ML1M_RATING_SHARES",
     "VARIANTS",
+    "facts_of_folder",
     "write_synthetic_archive",
     "write_synthetic_movielens",
+    "write_synthetic_readme",
 ]
 
 #: Supported layouts.
-VARIANTS: tuple[str, ...] = ("ml-1m", "ml-100k")
+VARIANTS: tuple[str, ...] = ("ml-1m", "ml-100k", *MODERN_VARIANTS)
 
 #: Share of ratings 1..5 in ML-1M (1,000,209 ratings), which the generator reproduces.
 ML1M_RATING_SHARES: tuple[float, ...] = (0.0562, 0.1075, 0.2613, 0.3489, 0.2261)
@@ -78,16 +84,15 @@ _T_START, _T_END = 956_703_932, 1_046_454_590  # ML-1M's first and last timestam
 
 def _check_args(variant: str, n_users: int, n_movies: int, min_ratings: int) -> int:
     """Validate the arguments; return the number of movies that get ratings."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant={variant!r}: expected one of {', '.join(VARIANTS)}")
+    check_choice("variant", variant, VARIANTS)
     for arg, value, low in (("n_users", n_users, 1), ("n_movies", n_movies, 2),
                             ("min_ratings", min_ratings, 1)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{arg}={value!r}: expected an integer >= {low}")
+        check_int(arg, value, low=low)
     n_rated = n_movies - max(1, round(0.05 * n_movies))
     if min_ratings > n_rated:
-        raise ValueError(f"min_ratings={min_ratings} exceeds the {n_rated} movies that get "
-                         f"ratings out of n_movies={n_movies}; raise n_movies")
+        raise BadArgumentError("min_ratings", min_ratings,
+                               f"exceeds the {n_rated} movies that get ratings out of "
+                               f"n_movies={n_movies}; raise n_movies")
     return n_rated
 
 
@@ -202,18 +207,20 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
     (``UserID::Gender::Age::Occupation::Zip-code``, ML-1M age codes and occupations 0..20).
     ML-100K layout: ``u.data`` (tab-separated), ``u.item`` (``|``-separated, 19 genre flags),
     ``u.user`` (``id|age|gender|occupation|zip``), plus ``u.genre`` and ``u.occupation``.
-    All latin-1, ``\\n`` line ends. Same arguments -> byte-identical files.
+    Both latin-1. The later releases (``"ml-10m"``, ``"ml-20m"``, ``"ml-25m"``, ``"ml-32m"``):
+    see ``recsys_utils.data.synthetic_modern`` (UTF-8, half stars, no users file).
+    ``\\n`` line ends. Same arguments -> byte-identical files.
 
     Args:
         folder: parent folder (created if missing).
-        variant: ``"ml-1m"`` or ``"ml-100k"``.
+        variant: one of :data:`VARIANTS`.
         n_users: number of users (ids ``1..n_users``), each with >= ``min_ratings`` ratings.
         n_movies: number of movies; about 5 % (at least one) are never rated.
         seed: seed of the generator.
         min_ratings: minimum ratings per user; at most the number of rated movies.
 
     Raises:
-        ValueError: an unknown variant or an impossible size.
+        BadArgumentError: an unknown variant or an impossible size (a ``ValueError``).
     """
     n_rated = _check_args(variant, n_users, n_movies, min_ratings)
     rng = np.random.default_rng(seed)
@@ -238,6 +245,10 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
             f"{int(rng.integers(0, 21))}::{_zip_code(rng)}"
             for u in range(1, n_users + 1)])
         readme = "ratings.dat, movies.dat, users.dat in the MovieLens 1M format."
+    elif variant in MODERN_VARIANTS:
+        readme = write_modern_files(out, variant, TwinArrays(
+            ids=ids, titles=titles, flags=flags, users=users, movies=movies, stars=stars,
+            stamps=stamps), seed)
     else:
         order = np.argsort(stamps, kind="stable")
         _write_lines(out / "u.data", [
@@ -259,13 +270,51 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
         _write_lines(out / "u.genre", [f"{g}|{i}" for i, g in enumerate(ML100K_GENRES)])
         _write_lines(out / "u.occupation", list(_ML100K_OCCUPATIONS))
         readme = "u.data, u.item, u.user in the MovieLens 100K format."
-    _write_lines(out / "README", [
-        "SYNTHETIC MovieLens-format data written by recsys_utils.synthetic "
+    write_synthetic_readme(out, variant, [
         f"(variant={variant}, n_users={n_users}, n_movies={n_movies}, seed={seed}, "
         f"min_ratings={min_ratings}).",
         "No real rating is in here. " + readme,
     ])
     return out
+
+
+def facts_of_folder(folder: str | os.PathLike[str], variant: str = "ml-1m") -> ReleaseFacts:
+    """The facts (line counts, rated users and movies, MD5s) of the files in ``folder``,
+    read with the package's parsers; what a synthetic twin's README records."""
+    from recsys_utils.data.loader import PARSERS
+
+    folder = Path(folder)
+    spec = get_spec(variant)
+    names = list(spec.files.values())
+    raw = {name: (folder / name).read_bytes() for name in names}
+    ratings = PARSERS[variant][0](folder / spec.files["ratings"])
+    return ReleaseFacts(
+        lines={name: data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+               for name, data in raw.items()},
+        rated_users=int(ratings["user_id"].nunique()),
+        rated_movies=int(ratings["movie_id"].nunique()),
+        md5={name: hashlib.md5(data, usedforsecurity=False).hexdigest()
+             for name, data in raw.items()},
+    )
+
+
+def write_synthetic_readme(folder: str | os.PathLike[str], variant: str = "ml-1m",
+                           description: Sequence[str] = ()) -> Path:
+    """Write ``folder/README`` marking the folder as a synthetic twin, with its facts.
+
+    The loader then checks the folder against these facts instead of the official
+    release's (see ``recsys_utils.data.verify``). Tests that edit a twin's files on
+    purpose call it again to record the edited files as the twin's own.
+    """
+    folder = Path(folder)
+    check_choice("variant", variant, VARIANTS)
+    facts = facts_of_folder(folder, variant)
+    _write_lines(folder / "README", [
+        f"{SYNTHETIC_MARK} written by recsys_utils.data.synthetic",
+        *description,
+        format_facts_line(facts),
+    ])
+    return folder / "README"
 
 
 def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-1m",
@@ -281,15 +330,17 @@ def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    folder_in_archive = get_spec(variant).folder_in_archive
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_synthetic_movielens(tmp, variant=variant, **kw)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            directory = zipfile.ZipInfo(f"{variant}/", date_time=(2003, 3, 1, 0, 0, 0))
+            directory = zipfile.ZipInfo(f"{folder_in_archive}/", date_time=(2003, 3, 1, 0, 0, 0))
             directory.external_attr = 0o40755 << 16 | 0x10
             zf.writestr(directory, b"")
             for file in sorted(folder.iterdir()):
-                info = zipfile.ZipInfo(f"{variant}/{file.name}", date_time=(2003, 3, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{folder_in_archive}/{file.name}",
+                                       date_time=(2003, 3, 1, 0, 0, 0))
                 info.external_attr = 0o100644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, file.read_bytes())
