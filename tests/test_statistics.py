@@ -160,3 +160,46 @@ def test_effect_sizes_keep_tied_users():
     assert out["cohen_dz"] == pytest.approx(d.mean() / d.std(ddof=1))
     assert S.effect_sizes(np.zeros(4))["rank_biserial"] == 0.0
     assert math.isnan(S.effect_sizes(np.zeros(4))["cohen_dz"])
+
+
+# ------------------------------------------------------------------------------ plan
+def _run_table(n_users: int = 30, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        base = rng.uniform(0.5, 0.8)
+        for s in range(3):
+            for model, shift in (("modified", 0.02), ("lstm", 0.0), ("majority", -0.05)):
+                rows.append({"user_id": u, "seed": s, "model": model,
+                             "accuracy": base + shift + rng.normal(0, 0.01),
+                             "roc_auc": math.nan if (u == 0 and model == "lstm")
+                             else base + rng.normal(0, 0.02)})
+    return pd.DataFrame(rows)
+
+
+def test_plan_table_primary_endpoint_and_holm_family():
+    from recsys_utils.evaluation.plan import StatisticalPlan, compare, plan_table
+
+    table = _run_table()
+    plan = StatisticalPlan(("modified", "lstm", "accuracy"), margins={"roc_auc": 0.05})
+    assert "Primary endpoint: modified - lstm" in plan.describe()
+    out = plan_table(table, [("modified", "lstm"), ("modified", "majority")],
+                     ["accuracy", "roc_auc"], plan)
+    assert out["role"].tolist() == ["primary", "exploratory", "exploratory", "exploratory"]
+    np.testing.assert_allclose(out["p_holm"].iloc[1:], S.holm(out["p_value"].iloc[1:]))
+    assert out["p_holm"].iloc[0] == out["p_value"].iloc[0]
+    first = out.iloc[0]
+    d = S.paired_differences(table, "modified", "lstm", "accuracy")
+    ref = S.wilcoxon_hl(d)
+    assert (first["estimate"], first["ci_low"], first["p_value"]) == (ref.hl_shift, ref.ci_low,
+                                                                      ref.p_value)
+    assert first["ci_low"] > 0 and first["p_value"] < 0.05 and math.isnan(first["margin"])
+    auc = out.iloc[1]
+    assert auc["n_dropped"] == 1 and auc["n_users"] == 29
+    assert auc["equivalent"] and auc["equivalence_p"] < 0.05
+    mean_plan = StatisticalPlan(("modified", "lstm", "accuracy"), estimand="mean",
+                                n_resamples=500)
+    row = compare(table, "modified", "lstm", "accuracy", mean_plan)
+    assert row["estimate"] == pytest.approx(d.mean()) and row["ci_low"] < d.mean() < row["ci_high"]
+    with pytest.raises(ValueError, match="margins"):
+        StatisticalPlan(("a", "b", "accuracy"), margins={"accuracy": 0})

@@ -7,7 +7,8 @@
 - :mod:`~recsys_utils.evaluation.splits` and :mod:`~recsys_utils.evaluation.ranking`: the
   ranking split and tie-aware top-k metrics;
 - :mod:`~recsys_utils.evaluation.paired`: today's paired statistics of the multi-user run;
-  :mod:`~recsys_utils.evaluation.statistics`: the statistical plan that replaces them.
+  :mod:`~recsys_utils.evaluation.statistics`: the tests and intervals of the statistical plan
+  that replaces them, :mod:`~recsys_utils.evaluation.plan`: the plan itself.
 """
 
 from recsys_utils.evaluation.metrics import (
@@ -23,6 +24,7 @@ from recsys_utils.evaluation.metrics import (
                                              predict_like,
                                              roc_auc,
 )
+from recsys_utils.evaluation.plan import StatisticalPlan, plan_table
 from recsys_utils.evaluation.protocols import (
                                              PROTOCOLS,
                                              ClassificationResult,
@@ -43,7 +45,7 @@ from recsys_utils.evaluation.splits import RankingSplit, ranking_split
 
 __all__ = [
     "ClassificationResult", "LIKE_SCORE_THRESHOLD", "METRICS", "PROTOCOLS", "Protocol",
-    "RankingResult", "RankingSplit", "accuracy", "balanced_accuracy", "classification_metrics",
+    "RankingResult", "RankingSplit", "StatisticalPlan", "plan_table", "accuracy", "balanced_accuracy", "classification_metrics",
     "compare_rankings", "describe_rows", "dropped_counts", "evaluate_ranking", "evaluate_user",
     "evaluation_rows", "exact_fraction", "held_out_metrics_defined", "majority_label",
     "predict_like", "ranking_metrics", "ranking_split", "roc_auc", "score_rows",

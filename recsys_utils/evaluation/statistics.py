@@ -46,7 +46,7 @@ import pandas as pd
 from recsys_utils.evaluation.paired import ROUND_OFF, per_user_means
 
 __all__ = [
-    "EXACT_MAX_N", "DEFAULT_CONFIDENCE", "paired_differences", "walsh_averages",
+    "EXACT_MAX_N", "EXACT_FLIP_MAX_N", "DEFAULT_CONFIDENCE", "DEFAULT_RESAMPLES", "paired_differences", "walsh_averages",
     "hodges_lehmann", "WilcoxonHL", "wilcoxon_hl", "MeanDifference", "mean_difference",
     "sign_flip_test", "bootstrap_mean_ci", "Equivalence", "tost", "holm", "Interaction",
     "subgroup_interaction", "effect_sizes",
