@@ -323,6 +323,13 @@ def test_fit_once_ranker_contract(split):
         pop.score(split.movie_ids)
     np.testing.assert_array_equal(pop(split.user_ids[0], split.movie_ids[:5]),
                                   pop.score(split.movie_ids[:5], split.user_ids[0]))
+    u = int(split.user_ids[0])
+    top = pop.recommend(5, user_id=u)
+    assert top["rank"].tolist() == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing
+    assert not np.isin(top["movie_id"], split.train_movies(u)).any()
+    assert top["score"].iloc[0] == pop.score(split.candidates(u), u).max()
+    with pytest.raises(ValueError, match="pass user_id"):
+        pop.recommend(5)
 
 
 @pytest.mark.slow

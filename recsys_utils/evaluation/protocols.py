@@ -136,7 +136,8 @@ def evaluate_user(model: str, data: MovieLens, user_id: int, *,
                   train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0,
                   epochs: int | None = None, verbose: int = 0,
                   ) -> tuple[dict[str, ClassificationResult], Recommender]:
-    """Train ``model`` once for one user and score its like/dislike predictions.
+    """Train ``model`` (a name or alias of the registry with a per-user adapter) once for
+    one user and score its like/dislike predictions; results carry the canonical name.
 
     The user's test rows (by ``split``) are hidden from training for every model; each
     protocol then picks the rows scored (see the module docstring). The training is the
@@ -152,7 +153,7 @@ def evaluate_user(model: str, data: MovieLens, user_id: int, *,
     rec = make_recommender(model, seed=seed, epochs=epochs, verbose=verbose)
     rec.fit(data, user_id, heldout_movie_ids=dataset.movie_ids[user_split.test])
     scores = rec.score(dataset.movie_ids)
-    results = {p: score_rows(model, user_id, user_split, p, dataset.y, scores,
+    results = {p: score_rows(rec.name, user_id, user_split, p, dataset.y, scores,
                              threshold=rec.like_threshold, seed=seed, fit_time_s=rec.fit_time_s,
                              epoch_times_s=rec.epoch_times_s)
                for p in protocols}

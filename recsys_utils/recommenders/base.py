@@ -182,16 +182,32 @@ class Recommender:
                            f"asked for {np.unique(users)[:10].tolist()}")
         return len(users)
 
-    def recommend(self, top: int = 10) -> pd.DataFrame:
-        """Per user: the ``top`` movies the user has not rated, best first.
+    def recommend(self, top: int = 10, user_id: int | None = None) -> pd.DataFrame:
+        """The ``top`` movies the user has not rated (fitted once: has no training rating
+        of), best first.
+
+        Args:
+            top: list length.
+            user_id: the user; only for a model fitted once (a per-user fit has its user).
 
         Returns:
-            Columns ``rank``, ``movie_id``, ``title``, ``genres``, ``score``, and ``tied``
-            (how many candidates have exactly this score: genre-only models tie a lot).
+            Columns ``rank``, ``movie_id``, ``title``, ``genres`` (per user only), ``score``,
+            and ``tied`` (how many candidates have exactly this score: genre-only models tie
+            a lot).
         """
-        data = self._require_data()
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
+        if self.split is not None:
+            if user_id is None:
+                raise ValueError(f"{type(self).__name__} was fitted once for many users: "
+                                 "pass user_id")
+            train = self.split.train
+            seen = train.loc[train["user_id"] == user_id, "movie_id"].to_numpy()
+            candidates = self.split.movie_ids[~np.isin(self.split.movie_ids, seen)]
+            return rank_table(candidates, self.score(candidates, user_id), top)
+        data = self._require_data()
+        if user_id is not None and user_id != self.user_id:
+            raise KeyError(f"{type(self).__name__} was fitted for user {self.user_id} only")
         rated = data.ratings.loc[data.ratings["user_id"] == self.user_id, "movie_id"]
         candidates = data.movies[~data.movies["movie_id"].isin(rated)]
         table = rank_table(candidates["movie_id"].to_numpy(),
