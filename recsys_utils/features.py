@@ -10,8 +10,9 @@ Everything here is pure pandas/NumPy and independent of TensorFlow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ class UserDataset:
     def n_likes(self) -> int:
         return int(self.y.sum())
 
-    def subset(self, index: np.ndarray) -> "UserDataset":
+    def subset(self, index: np.ndarray) -> UserDataset:
         """The rows at ``index`` (an int array), in that order."""
         index = np.asarray(index, dtype=np.int64)
         return UserDataset(self.user_id, self.movie_ids[index], self.ratings[index],
@@ -166,7 +167,7 @@ def seeded_order(movie_ids: np.ndarray, user_id: int, seed: int) -> np.ndarray:
     return order[rng.permutation(len(order))].astype(np.int64)
 
 
-def sample_users(data: "MovieLens", n_users: int | None = None, *, seed: int = 0,
+def sample_users(data: MovieLens, n_users: int | None = None, *, seed: int = 0,
                  min_ratings: int = 1) -> np.ndarray:
     """The one seeded sample of users: ``n_users`` ids with at least ``min_ratings`` ratings.
 
@@ -215,7 +216,7 @@ def make_split(dataset: UserDataset, kind: Literal["ordered", "random"] = "order
     raise ValueError(f"split kind must be 'ordered' or 'random', got {kind!r}")
 
 
-def _user_rows(data: "MovieLens", user_id: int) -> pd.DataFrame:
+def _user_rows(data: MovieLens, user_id: int) -> pd.DataFrame:
     rows = data.ratings[data.ratings["user_id"] == user_id]
     if rows.empty:
         known = data.users["user_id"]
@@ -224,7 +225,7 @@ def _user_rows(data: "MovieLens", user_id: int) -> pd.DataFrame:
     return rows
 
 
-def user_dataset(data: "MovieLens", user_id: int, *, like_threshold: int = LIKE_THRESHOLD,
+def user_dataset(data: MovieLens, user_id: int, *, like_threshold: int = LIKE_THRESHOLD,
                  genres: Sequence[str] = REPORT_GENRES) -> UserDataset:
     """The report's per-user dataset: one row per rating of ``user_id``, in file order."""
     rows = _user_rows(data, user_id)
@@ -232,7 +233,7 @@ def user_dataset(data: "MovieLens", user_id: int, *, like_threshold: int = LIKE_
     return _build(user_id, rows, attributes, like_threshold, tuple(genres))
 
 
-def user_datasets(data: "MovieLens", user_ids: Sequence[int] | None = None, *,
+def user_datasets(data: MovieLens, user_ids: Sequence[int] | None = None, *,
                   like_threshold: int = LIKE_THRESHOLD,
                   genres: Sequence[str] = REPORT_GENRES) -> list[UserDataset]:
     """:func:`user_dataset` for many users at once (every user by default), in one pass."""
@@ -258,7 +259,7 @@ def _build(user_id: int, rows: pd.DataFrame, attributes: pd.DataFrame, like_thre
     return UserDataset(int(user_id), movie_ids, ratings, X, y, genres, like_threshold)
 
 
-def unseen_movies(data: "MovieLens", user_id: int) -> pd.DataFrame:
+def unseen_movies(data: MovieLens, user_id: int) -> pd.DataFrame:
     """Movies of ``movies.dat`` that ``user_id`` has not rated: the candidates to recommend."""
     seen = _user_rows(data, user_id)["movie_id"]
     return data.movies[~data.movies["movie_id"].isin(seen)].reset_index(drop=True)
@@ -275,7 +276,7 @@ class RatingMatrix:
         movie_ids: ``(n_movies,)`` int32, the movie of each column.
     """
 
-    values: "np.ndarray | scipy.sparse.csr_matrix"
+    values: np.ndarray | scipy.sparse.csr_matrix
     user_ids: np.ndarray
     movie_ids: np.ndarray
     _row_of: dict = field(default_factory=dict, repr=False, compare=False)

@@ -59,3 +59,46 @@ def test_exact_fraction_flags_impossible_accuracies():
     assert E.exact_fraction(0.8491, 53) == (45, True)
     k, possible = E.exact_fraction(0.8691, 53)
     assert k == 46 and not possible
+
+
+# ------------------------------------------------------------------- one rule each
+def test_like_rule_is_strictly_above_one_half():
+    """The one like rule (Keras' binary accuracy): a score of exactly 0.5 is a dislike."""
+    scores = np.array([0.0, 0.49, 0.5, np.nextafter(0.5, 1.0), 1.0])
+    np.testing.assert_array_equal(E.predict_like(scores), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(E.predict_like(scores, threshold=0.7), [0, 0, 0, 0, 1])
+    m = E.classification_metrics(np.array([0, 1]), np.array([0.5, 0.5]))
+    assert m["accuracy"] == 0.5 and m["predicted_like_share"] == 0.0
+
+
+def test_majority_rule_ties_go_to_like():
+    assert E.majority_label([0, 0, 1]) == 0
+    assert E.majority_label([1, 1, 0]) == 1
+    assert E.majority_label([1, 0]) == 1 and E.majority_label([0, 1, 1, 0]) == 1
+    assert E.majority_label(np.zeros(0)) == 1  # no training rows: like
+
+
+def test_held_out_metrics_defined_only_for_two_classes():
+    y, s = np.array([1, 1, 0, 0]), np.array([0.9, 0.4, 0.6, 0.1])
+    assert E.held_out_metrics_defined(y, s) == E.classification_metrics(y, s)
+    one = E.held_out_metrics_defined(np.ones(3), np.array([0.9, 0.2, 0.8]))
+    assert one["accuracy"] == pytest.approx(2 / 3) and one["predicted_like_share"] == pytest.approx(2 / 3)
+    assert math.isnan(one["balanced_accuracy"]) and math.isnan(one["roc_auc"])
+    # today's function still gives 1 or 0 there: the outputs of the chapters do not move yet
+    assert E.classification_metrics(np.ones(3), np.array([0.9, 0.2, 0.8]))["balanced_accuracy"] == pytest.approx(2 / 3)
+    assert all(math.isnan(v) for v in E.held_out_metrics_defined(np.zeros(0), np.zeros(0)).values())
+
+
+def test_dropped_counts_per_model_and_metric():
+    import pandas as pd
+
+    nan = math.nan
+    table = pd.DataFrame({
+        "user_id": [1, 1, 2, 2, 3, 3] * 2, "seed": [0, 1] * 6,
+        "model": ["a"] * 6 + ["b"] * 6,
+        "roc_auc": [0.6, nan, nan, nan, 0.7, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+        "accuracy": [0.5] * 12})
+    out = E.dropped_counts(table, ["roc_auc", "accuracy"]).set_index(["model", "metric"])
+    assert out.loc[("a", "roc_auc")].tolist() == [6, 3, 3, 1, 1]
+    assert out.loc[("b", "roc_auc"), "nan_user_seeds"] == 0
+    assert out.loc[("a", "accuracy"), "users_dropped"] == 0

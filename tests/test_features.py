@@ -129,3 +129,39 @@ def test_real_rating_matrices_have_the_report_shapes(real_ml1m):
     rbm = F.rating_matrix(real_ml1m.ratings, user_ids=np.arange(1, 1501),
                           movie_ids=real_ml1m.movies["movie_id"].to_numpy(), scale=5.0)
     assert rbm.shape == (1500, 3883) and rbm.values.max() == 1.0
+
+
+# ------------------------------------------------------------------- one rule each
+def test_seeded_order_ignores_file_order_and_is_the_one_permutation():
+    movie_ids = np.array([50, 10, 40, 30, 20])
+    order = F.seeded_order(movie_ids, user_id=7, seed=3)
+    assert sorted(order.tolist()) == list(range(5))
+    sorted_ids = np.sort(movie_ids)
+    expected = sorted_ids[np.random.default_rng([3, 7]).permutation(5)]
+    np.testing.assert_array_equal(movie_ids[order], expected)
+    shuffled = movie_ids[[4, 2, 0, 3, 1]]
+    np.testing.assert_array_equal(shuffled[F.seeded_order(shuffled, 7, 3)], expected)
+    assert not np.array_equal(movie_ids[F.seeded_order(movie_ids, 8, 3)], expected)
+
+
+def test_random_split_is_a_cut_of_the_seeded_order(synthetic_ml1m):
+    ds = F.user_dataset(synthetic_ml1m, 2)
+    split = ds.random_split(0.65, seed=4)
+    order = ds.seeded_order(4)
+    n_train = int(len(ds) * 0.65)
+    np.testing.assert_array_equal(split.train, np.sort(order[:n_train]))
+    np.testing.assert_array_equal(split.test, np.sort(order[n_train:]))
+
+
+def test_sample_users_is_the_one_seeded_sampler(synthetic_ml1m):
+    counts = synthetic_ml1m.ratings.groupby("user_id").size()
+    eligible = np.sort(counts.index[counts >= 40].to_numpy())
+    a = F.sample_users(synthetic_ml1m, 5, seed=2, min_ratings=40)
+    expected = np.sort(np.random.default_rng([2, len(eligible)]).choice(eligible, 5, replace=False))
+    np.testing.assert_array_equal(a, expected)
+    assert np.all(np.diff(a) > 0) and np.isin(a, eligible).all()
+    np.testing.assert_array_equal(F.sample_users(synthetic_ml1m, None, min_ratings=40), eligible)
+    with pytest.raises(ValueError, match="only"):
+        F.sample_users(synthetic_ml1m, len(eligible) + 1, min_ratings=40)
+    with pytest.raises(ValueError, match="min_ratings"):
+        F.sample_users(synthetic_ml1m, 5, min_ratings=0)

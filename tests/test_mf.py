@@ -9,8 +9,10 @@ import pytest
 pytest.importorskip("implicit")
 
 from recsys_utils.evaluation import roc_auc  # noqa: E402
-from recsys_utils.models.mf import MatrixFactorization, MFRecommender, interaction_matrix  # noqa: E402
-from recsys_utils.ranking import MFRanker, evaluate_ranking, ranking_split  # noqa: E402
+from recsys_utils.evaluation.ranking import evaluate_ranking  # noqa: E402
+from recsys_utils.evaluation.splits import ranking_split  # noqa: E402
+from recsys_utils.models.mf import MatrixFactorization, interaction_matrix  # noqa: E402
+from recsys_utils.recommenders import MFRecommender, make_ranker  # noqa: E402
 
 
 def _frame(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
@@ -112,9 +114,9 @@ def test_one_user_recommender_hides_heldout_ratings(synthetic_ml1m):
 
 def test_mf_ranker_in_the_ranking_protocol(synthetic_ml1m):
     split = ranking_split(synthetic_ml1m, seed=0)
-    ranker = MFRanker(factors=8, seed=0).fit(split)
+    ranker = make_ranker("mf", factors=8, seed=0).fit_split(split)
     u = int(split.user_ids[0])
-    np.testing.assert_array_equal(ranker.score(u, split.movie_ids), ranker.mf.score(u, split.movie_ids))
+    np.testing.assert_array_equal(ranker.score(split.movie_ids, u), ranker.mf.score(u, split.movie_ids))
     res = evaluate_ranking(ranker, split)
     assert res.model == "mf" and np.isfinite(res.summary["ndcg"]) and res.fit_time_s > 0
     assert (res.per_user["cut_tie_size"] == 1).all()  # real-valued scores: no ties

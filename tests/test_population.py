@@ -11,8 +11,8 @@ import pytest
 
 from recsys_utils import population
 from recsys_utils.data import MovieLens
+from recsys_utils.evaluation import ranking_split
 from recsys_utils.features import genre_matrix
-from recsys_utils.ranking import ranking_split
 
 matplotlib.use("Agg")
 

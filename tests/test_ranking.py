@@ -1,4 +1,4 @@
-"""Ranking split, tie-aware top-k metrics, evaluate_ranking and the fit-once rankers."""
+"""Ranking split, tie-aware top-k metrics, evaluate_ranking and the fitted-once recommenders."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ import pandas as pd
 import pytest
 
 from recsys_utils.data import MovieLens
-from recsys_utils.features import user_dataset
-from recsys_utils.ranking import (
+from recsys_utils.evaluation.ranking import (
     METRICS,
-    FitOnceRanker,
-    PopularityRanker,
-    RBMRanker,
     RankingResult,
     compare_rankings,
     evaluate_ranking,
-    make_ranker,
     ranking_metrics,
-    ranking_split,
     tie_block_at_cut,
+)
+from recsys_utils.evaluation.splits import ranking_split
+from recsys_utils.features import user_dataset
+from recsys_utils.recommenders import (
+    PopularityRecommender,
+    RBMRecommender,
+    Recommender,
+    make_ranker,
 )
 
 
@@ -243,7 +245,7 @@ def test_every_score_input_gives_the_same_result(split):
 
     arrays = {int(u): fn(int(u), split.candidates(u)) for u in split.user_ids}
     series = {int(u): frame.loc[u] for u in split.user_ids}
-    class Batched:  # any object with score_batch, not a FitOnceRanker
+    class Batched:  # any object with score_batch, not a Recommender
         def score_batch(self, users, movies):
             return np.stack([fn(int(u), movies) for u in users])
 
@@ -274,15 +276,15 @@ def test_mapping_defaults_to_its_users_and_bad_inputs_raise(split):
 
 # ----------------------------------------------------------------------------- rankers
 def test_popularity_counts_training_likes_only(split):
-    pop = PopularityRanker("likes").fit(split)
+    pop = PopularityRecommender("likes").fit_split(split)
     liked = split.train[split.train["rating"] >= 4]["movie_id"].value_counts()
     movies = split.movie_ids[:20]
     expected = liked.reindex(movies, fill_value=0).to_numpy(float)
-    np.testing.assert_array_equal(pop.score(split.user_ids[0], movies), expected)
-    counts = PopularityRanker("ratings").fit(split).score(split.user_ids[0], movies)
+    np.testing.assert_array_equal(pop.score(movies, split.user_ids[0]), expected)
+    counts = PopularityRecommender("ratings").fit_split(split).score(movies, split.user_ids[0])
     n_ratings = split.train["movie_id"].value_counts().reindex(movies, fill_value=0)
     np.testing.assert_array_equal(counts, n_ratings)
-    share = PopularityRanker("like_share").fit(split).score(split.user_ids[0], movies)
+    share = PopularityRecommender("like_share").fit_split(split).score(movies, split.user_ids[0])
     assert ((share > 0) & (share < 1)).all()
     res = evaluate_ranking(pop, split)
     assert res.model == "popularity" and res.fit_time_s is not None
@@ -290,7 +292,7 @@ def test_popularity_counts_training_likes_only(split):
 
 
 def test_rbm_ranker_trains_on_training_ratings_of_every_user(split):
-    rbm = RBMRanker(epochs=2, batch_size=10, init="normal").fit(split)
+    rbm = RBMRecommender(epochs=2, batch_size=10, init="normal").fit_split(split)
     values = rbm.matrix.values
     assert values.shape == (len(split.user_ids), len(split.movie_ids))
     assert np.count_nonzero(values) == len(split.train)  # held-out ratings are not in it
@@ -307,19 +309,36 @@ def test_rbm_ranker_trains_on_training_ratings_of_every_user(split):
 
 def test_fit_once_ranker_contract(split):
     with pytest.raises(RuntimeError, match="fit"):
-        PopularityRanker().score(1, split.movie_ids)
+        PopularityRecommender().score(split.movie_ids, 1)
     with pytest.raises(ValueError, match="unknown ranker"):
         make_ranker("svd")
-    assert isinstance(make_ranker("popularity", kind="ratings"), FitOnceRanker)
+    with pytest.raises(ValueError, match="unknown ranker"):
+        make_ranker("lstm")  # a per-user model only
+    assert isinstance(make_ranker("popularity", kind="ratings"), Recommender)
+    # the ranking protocol's defaults, and the per-user protocol refused by a fitted-once fit
+    assert make_ranker("popularity").model.kind == "likes"
+    assert make_ranker("rbm").epochs == 20 and make_ranker("autoencoder").epochs == 30
+    pop = make_ranker("popularity").fit_split(split)
+    with pytest.raises(ValueError, match="pass user_id"):
+        pop.score(split.movie_ids)
+    np.testing.assert_array_equal(pop(split.user_ids[0], split.movie_ids[:5]),
+                                  pop.score(split.movie_ids[:5], split.user_ids[0]))
+    u = int(split.user_ids[0])
+    top = pop.recommend(5, user_id=u)
+    assert top["rank"].tolist() == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing
+    assert not np.isin(top["movie_id"], split.train_movies(u)).any()
+    assert top["score"].iloc[0] == pop.score(split.candidates(u), u).max()
+    with pytest.raises(ValueError, match="pass user_id"):
+        pop.recommend(5)
 
 
 @pytest.mark.slow
 def test_autoencoder_ranker_scores_rated_columns_only(split):
     pytest.importorskip("tensorflow")
-    ae = make_ranker("autoencoder", epochs=1, batch_size=20, n_hidden=8).fit(split)
+    ae = make_ranker("autoencoder", epochs=1, batch_size=20, n_hidden=8).fit_split(split)
     assert ae.matrix.shape == (len(split.user_ids), len(split.rated_movie_ids))
     assert np.count_nonzero(ae.matrix.values) == len(split.train)
-    s = ae.score(split.user_ids[0], split.movie_ids)
+    s = ae.score(split.movie_ids, split.user_ids[0])
     never_rated = ~np.isin(split.movie_ids, split.rated_movie_ids)
     assert never_rated.any() and np.isnan(s[never_rated]).all() and np.isfinite(s[~never_rated]).all()
     res = evaluate_ranking(ae, split)
@@ -328,7 +347,7 @@ def test_autoencoder_ranker_scores_rated_columns_only(split):
 
 def test_compare_rankings_table(split):
     a = evaluate_ranking(_oracle(split), split, model="oracle")
-    b = evaluate_ranking(PopularityRanker().fit(split), split)
+    b = evaluate_ranking(PopularityRecommender().fit_split(split), split)
     table = compare_rankings([a, b])
     assert list(table.index) == ["oracle", "popularity"]
     assert table.loc["oracle", "ndcg"] == 1.0 > table.loc["popularity", "ndcg"]
@@ -345,7 +364,7 @@ def test_real_ml1m_protocol_sizes_and_popularity(real_ml1m):
     assert len(split.candidates(1)) == 3883 - int(53 * 0.65)
     assert len(split.rated_movie_ids) == 3706
     users = split.user_ids[::10]  # a tenth of the users keeps this test fast
-    res = evaluate_ranking(PopularityRanker("likes").fit(split), split, user_ids=users)
+    res = evaluate_ranking(PopularityRecommender("likes").fit_split(split), split, user_ids=users)
     assert res.summary["n_users"] + res.summary["n_excluded"] == len(users)
     assert 0.15 < res.summary["precision"] < 0.3 and 0.6 < res.summary["hit_rate"] < 0.85
     # a genre-only score ties whole blocks of movies at the cut

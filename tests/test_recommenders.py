@@ -8,7 +8,10 @@ import pytest
 from recsys_utils.evaluation import evaluate_user
 from recsys_utils.features import user_dataset
 from recsys_utils.recommenders import (
-    AutoencoderRecommender, GenreSequenceRecommender, PopularityRecommender, RBMRecommender,
+    AutoencoderRecommender,
+    GenreSequenceRecommender,
+    PopularityRecommender,
+    RBMRecommender,
     make_recommender,
 )
 
@@ -29,7 +32,7 @@ def _check_recommendations(rec, data, top=7):
     assert not rated & set(table["movie_id"]), "recommended a movie the user already rated"
     assert table["score"].is_monotonic_decreasing
     # Ties are broken by movie id, and 'tied' counts candidates with exactly that score.
-    for score, group in table.groupby("score"):
+    for _score, group in table.groupby("score"):
         assert group["movie_id"].is_monotonic_increasing
     candidates = data.movies[~data.movies["movie_id"].isin(rated)]["movie_id"].to_numpy()
     all_scores = rec.score(candidates)
@@ -48,6 +51,8 @@ def test_sequence_recommender_hides_heldout_rows(synthetic_ml1m, heldout):
     scores = rec.score(ds.movie_ids)
     assert scores.shape == (len(ds),) and np.all((scores >= 0) & (scores <= 1))
     assert len(rec.epoch_times_s) == 2 and rec.fit_time_s > 0
+    with pytest.raises(KeyError, match="fitted for user"):  # a per-user model scores its user only
+        rec.score(ds.movie_ids, user_id=USER + 1)
     table = _check_recommendations(rec, synthetic_ml1m)
     # Genre-only scores: movies with identical genres score identically.
     g = table.groupby("genres")["score"].nunique()
@@ -112,3 +117,29 @@ def test_evaluate_user_scores_both_protocols_from_one_fit(synthetic_ml1m):
     majority = int(ds.y[split.train].mean() >= 0.5)
     assert results["held-out"].majority_accuracy == pytest.approx(np.mean(ds.y[split.test] == majority))
     assert results["report"].fit_time_s == results["held-out"].fit_time_s == rec.fit_time_s
+
+
+def test_popularity_formula_is_written_once():
+    """models.popularity holds the one formula; both protocols of the adapter use it."""
+    from recsys_utils.models.popularity import Popularity
+
+    movies, liked = np.array([1, 1, 1, 2]), np.array([1, 1, 0, 0])
+    share = Popularity().fit(movies, liked)  # overall like share p = 0.5, m = 10
+    np.testing.assert_allclose(share.score([1, 2, 3]), [7 / 13, 5 / 11, 0.5])
+    np.testing.assert_allclose(Popularity("like_share").fit(movies, liked, universe=[1, 2, 3])
+                               .score([3]), [0.5])
+    np.testing.assert_array_equal(Popularity("likes").fit(movies, liked).score([1, 2, 3]), [2, 0, 0])
+    np.testing.assert_array_equal(Popularity("ratings").fit(movies, liked).score([2, 1]), [1, 3])
+    with pytest.raises(ValueError, match="kind"):
+        Popularity("stars")
+
+
+def test_popularity_recommender_per_user_uses_the_estimator(synthetic_ml1m, heldout):
+    from recsys_utils.models.popularity import Popularity
+
+    rec = PopularityRecommender().fit(synthetic_ml1m, USER, heldout_movie_ids=heldout)
+    visible = rec.visible_ratings()
+    ref = Popularity().fit(visible["movie_id"].to_numpy(), visible["rating"].to_numpy() >= 4)
+    movies = synthetic_ml1m.movies["movie_id"].to_numpy()
+    np.testing.assert_array_equal(rec.score(movies), ref.score(movies))
+    np.testing.assert_array_equal(rec(USER, movies[:3]), ref.score(movies[:3]))

@@ -1,7 +1,9 @@
 """A matrix-factorization baseline: the ``implicit`` library's ALS (or BPR) on likes.
 
 Not in the report: a standard collaborative-filtering reference point for the ranking
-chapter (:mod:`recsys_utils.ranking`), fitted once on all users' training ratings.
+chapter (:mod:`recsys_utils.evaluation.ranking`), fitted once on all users' training ratings.
+A pure estimator (ratings in, score arrays out); its adapter is
+:class:`recsys_utils.recommenders.MFRecommender`.
 
 Why ``implicit`` (Ben Frederickson's library, MIT licence): it installs from binary
 wheels on Python 3.11 with NumPy 2, its CPU models are deterministic given
@@ -25,7 +27,7 @@ The model
 Default hyper-parameters (ALS: 16 factors, ``alpha=5``, ``regularization=0.5``, 15
 sweeps) are the best NDCG@10 of a small grid (factors 16/32/64/128, alpha 1/5/20,
 regularization 0.05/0.5/5) on an *inner* split of the training ratings of
-:func:`recsys_utils.ranking.ranking_split` (seed 0; inner split seed 1), so no held-out
+:func:`recsys_utils.evaluation.ranking_split` (seed 0; inner split seed 1), so no held-out
 rating chose them. BPR keeps the library's settings (100 epochs, learning rate 0.01,
 regularization 0.01) and is not tuned.
 
@@ -36,18 +38,18 @@ default) and a one-thread BLAS during ``fit`` make a fit bit-identical per seed.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from recsys_utils.features import LIKE_THRESHOLD
-from recsys_utils.recommenders import Recommender
 
 if TYPE_CHECKING:  # pragma: no cover
     import scipy.sparse
 
-__all__ = ["ALGORITHMS", "FEEDBACK", "MatrixFactorization", "MFRecommender", "interaction_matrix"]
+__all__ = ["ALGORITHMS", "FEEDBACK", "MatrixFactorization", "interaction_matrix"]
 
 #: Algorithms of :class:`MatrixFactorization`.
 ALGORITHMS: tuple[str, ...] = ("als", "bpr")
@@ -57,7 +59,7 @@ FEEDBACK: tuple[str, ...] = ("likes", "rated")
 
 def interaction_matrix(ratings: pd.DataFrame, user_ids: np.ndarray, movie_ids: np.ndarray, *,
                        feedback: Literal["likes", "rated"] = "likes",
-                       like_threshold: int = LIKE_THRESHOLD) -> "scipy.sparse.csr_matrix":
+                       like_threshold: int = LIKE_THRESHOLD) -> scipy.sparse.csr_matrix:
     """The 0/1 user x movie feedback matrix the factorization is fitted on.
 
     Args:
@@ -153,7 +155,7 @@ class MatrixFactorization:
                                            random_state=self.seed)
 
     def fit(self, ratings: pd.DataFrame, *, user_ids: Sequence[int] | np.ndarray | None = None,
-            movie_ids: Sequence[int] | np.ndarray | None = None) -> "MatrixFactorization":
+            movie_ids: Sequence[int] | np.ndarray | None = None) -> MatrixFactorization:
         """Fit on ``ratings`` (``user_id``, ``movie_id``, ``rating``).
 
         ``user_ids`` / ``movie_ids`` fix the rows and columns (default: every user and
@@ -205,33 +207,3 @@ class MatrixFactorization:
     def score(self, user_id: int, movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """``(n_movies,)`` scores of one user."""
         return self.score_batch([user_id], movie_ids)[0]
-
-
-class MFRecommender(Recommender):
-    """:class:`MatrixFactorization` behind the one-user :class:`~recsys_utils.recommenders.Recommender`
-    interface.
-
-    ``fit(data, user_id, heldout)`` fits on every visible rating (all users; the user's
-    held-out ratings hidden), over every movie of ``movies.dat``. Scores are predicted
-    preferences (ALS: about 0..1, not probabilities); ``like_threshold`` 0.5.
-    """
-
-    name = "mf"
-    like_threshold = 0.5
-
-    def __init__(self, **mf_kw) -> None:
-        super().__init__()
-        self.mf_kw = mf_kw
-        self.mf: MatrixFactorization | None = None
-
-    def _fit(self) -> None:
-        data = self._require_fit()
-        visible = self.visible_ratings()
-        self.mf = MatrixFactorization(**self.mf_kw).fit(
-            visible, user_ids=np.sort(data.ratings["user_id"].unique()),
-            movie_ids=data.movies["movie_id"].to_numpy())
-        self.fit_time_s = self.mf.fit_time_s
-
-    def score(self, movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        self._require_fit()
-        return self.mf.score(self.user_id, movie_ids)

@@ -1,6 +1,6 @@
-"""Protocols, baselines and metrics shared by every model, notebook and the command line.
+"""Protocols for the like/dislike classifiers: which rows are scored, and one user's result.
 
-Two protocols for the like/dislike classifiers:
+Two protocols:
 
 ``report``
     What the report's code does (Appendix A): train on the first 65 % of a user's rows,
@@ -9,22 +9,35 @@ Two protocols for the like/dislike classifiers:
     Train on the training rows, score only the test rows the model never saw.
 
 Every accuracy is reported next to what a majority-class predictor (the majority label
-of the *training* rows, predicted for every row) scores on the same rows.
+of the *training* rows, :func:`~recsys_utils.evaluation.metrics.majority_label`, predicted for
+every row) scores on the same rows.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from recsys_utils.evaluation.metrics import (
+    LIKE_SCORE_THRESHOLD,
+    accuracy,
+    balanced_accuracy,
+    majority_label,
+    predict_like,
+    roc_auc,
+)
 from recsys_utils.features import REPORT_TRAIN_FRACTION, Split, make_split, user_dataset
+from recsys_utils.recommenders import Recommender, make_recommender
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
-    from recsys_utils.recommenders import Recommender
+
+__all__ = ["Protocol", "PROTOCOLS", "evaluation_rows", "describe_rows", "ClassificationResult",
+           "score_rows", "evaluate_user"]
 
 Protocol = Literal["report", "held-out"]
 PROTOCOLS: tuple[str, ...] = ("report", "held-out")
@@ -49,84 +62,6 @@ def describe_rows(split: Split, protocol: Protocol) -> str:
     if protocol == "report":
         return f"all {n} rows (the {len(split.train)} training rows included), as the report's code"
     return f"the {len(split.test)} held-out rows ({split.describe()})"
-
-
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Share of equal labels. ``y_true``, ``y_pred``: ``(n,)`` 0/1."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"need two non-empty arrays of one shape, got {y_true.shape} and {y_pred.shape}")
-    return float(np.mean(y_true.astype(int) == y_pred.astype(int)))
-
-
-def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean of the recall of each class present in ``y_true`` (0.5 for a constant predictor)."""
-    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
-    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
-    return float(np.mean(recalls))
-
-
-def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve, ``nan`` when only one class is present (it is undefined).
-
-    Ties count one half (the Mann-Whitney statistic), so a constant score gives 0.5.
-    """
-    y_true = np.asarray(y_true).astype(int)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_pos, n_neg = int(y_true.sum()), int((1 - y_true).sum())
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-#: A like probability strictly above this predicts a like (Keras' ``binary_accuracy`` rule).
-LIKE_SCORE_THRESHOLD: float = 0.5
-
-
-def predict_like(scores: np.ndarray, threshold: float = LIKE_SCORE_THRESHOLD) -> np.ndarray:
-    """The one rule from scores to like/dislike: ``score > threshold`` (as Keras' accuracy).
-
-    Args:
-        scores: ``(n,)`` like probabilities (or ratings scaled so that ``threshold``
-            separates like from dislike).
-
-    Returns:
-        ``(n,)`` int8, 1 for a predicted like.
-    """
-    return (np.asarray(scores, dtype=np.float64) > threshold).astype(np.int8)
-
-
-def classification_metrics(y: np.ndarray, scores: np.ndarray,
-                           threshold: float = LIKE_SCORE_THRESHOLD) -> dict[str, float]:
-    """Accuracy, balanced accuracy, ROC AUC and predicted like share of ``scores (n,)``
-    against the 0/1 labels ``y (n,)``, predictions by :func:`predict_like`; every value is
-    ``NaN`` when ``n == 0``."""
-    y_int = np.asarray(y).astype(int)
-    if y_int.size == 0:
-        return {k: math.nan for k in ("accuracy", "balanced_accuracy", "roc_auc",
-                                      "predicted_like_share")}
-    pred = predict_like(scores, threshold)
-    return {"accuracy": accuracy(y_int, pred), "balanced_accuracy": balanced_accuracy(y_int, pred),
-            "roc_auc": roc_auc(y_int, scores), "predicted_like_share": float(pred.mean())}
-
-
-def majority_label(y_train: np.ndarray) -> int:
-    """The more frequent label of the training rows (ties go to 1, "like")."""
-    y_train = np.asarray(y_train)
-    return int(y_train.mean() >= 0.5)
-
-
-def exact_fraction(value: float, n: int) -> tuple[int, bool]:
-    """The count ``k`` of ``n`` closest to ``value * n``, and whether ``k / n`` rounds to ``value``.
-
-    Used to check whether a printed accuracy can be an accuracy over ``n`` rows at all
-    (the report's 86.91 % over 53 rows cannot: 46/53 is 86.79 %).
-    """
-    k = int(round(value * n))
-    return k, round(k / n, 4) == round(value, 4)
 
 
 @dataclass
@@ -195,13 +130,14 @@ def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np
     )
 
 
-def evaluate_user(model: str, data: "MovieLens", user_id: int, *,
+def evaluate_user(model: str, data: MovieLens, user_id: int, *,
                   protocols: Sequence[str] = PROTOCOLS,
                   split: Literal["ordered", "random"] = "ordered",
                   train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0,
                   epochs: int | None = None, verbose: int = 0,
-                  ) -> tuple[dict[str, ClassificationResult], "Recommender"]:
-    """Train ``model`` once for one user and score its like/dislike predictions.
+                  ) -> tuple[dict[str, ClassificationResult], Recommender]:
+    """Train ``model`` (a name or alias of the registry with a per-user adapter) once for
+    one user and score its like/dislike predictions; results carry the canonical name.
 
     The user's test rows (by ``split``) are hidden from training for every model; each
     protocol then picks the rows scored (see the module docstring). The training is the
@@ -212,14 +148,12 @@ def evaluate_user(model: str, data: "MovieLens", user_id: int, *,
         ``{protocol: result}`` (each with the majority baseline on the same rows and the
         training time) and the fitted recommender (for its history and recommendations).
     """
-    from recsys_utils.recommenders import make_recommender
-
     dataset = user_dataset(data, user_id)
     user_split = make_split(dataset, split, train_fraction, seed)
     rec = make_recommender(model, seed=seed, epochs=epochs, verbose=verbose)
     rec.fit(data, user_id, heldout_movie_ids=dataset.movie_ids[user_split.test])
     scores = rec.score(dataset.movie_ids)
-    results = {p: score_rows(model, user_id, user_split, p, dataset.y, scores,
+    results = {p: score_rows(rec.name, user_id, user_split, p, dataset.y, scores,
                              threshold=rec.like_threshold, seed=seed, fit_time_s=rec.fit_time_s,
                              epoch_times_s=rec.epoch_times_s)
                for p in protocols}

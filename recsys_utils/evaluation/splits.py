@@ -1,0 +1,164 @@
+"""The ranking protocol's split: every user's ratings cut into training and held-out movies.
+
+Protocol (:func:`ranking_split`)
+--------------------------------
+- **Split, per user, order-independent.** A user's rated movies are sorted by movie id and
+  shuffled by a generator seeded with ``(seed, user_id)``; the first
+  ``int(n * train_fraction)`` are *training* movies, the rest (35 % by default, rounded up)
+  are *held out*. This is exactly :meth:`recsys_utils.features.UserDataset.random_split`
+  (``train_fraction=0.65``), so a user's split depends neither on the order of
+  ``ratings.dat`` (users 3000+ of our ML-1M copy have no original order) nor on which other
+  users are split alongside.
+- **What models see.** Only training ratings, of every user. Collaborative models are fitted
+  once on all users' training ratings and then score every user.
+- **Candidates** of a user: every movie of ``movies.dat`` except that user's *training*
+  movies (ML-1M: 3,883 minus about 65 % of their ratings). Held-out movies therefore compete
+  with every movie the user never rated, as in a real recommendation list.
+- **Relevant** movies: the user's held-out movies rated ``>= like_threshold`` (4 stars).
+  Users with no relevant held-out movie are excluded from the averages and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.features import LIKE_THRESHOLD, REPORT_TRAIN_FRACTION, UserDataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsys_utils.data import MovieLens
+
+__all__ = ["RankingSplit", "ranking_split"]
+
+
+@dataclass(frozen=True)
+class RankingSplit:
+    """A global per-user train / held-out split of the ratings, for ranking (module docstring).
+
+    Attributes:
+        train: ratings rows (``user_id``, ``movie_id``, ``rating``, ...) models may see,
+            sorted by user then movie id (original index kept).
+        heldout: the held-out ratings rows, same columns and order.
+        movie_ids: ``(n_movies,)`` int32, every movie of ``movies.dat`` in file order: the
+            candidate universe.
+        user_ids: ``(n_users,)`` int32, every split user, ascending.
+        train_fraction: share of each user's ratings used for training (0.65).
+        seed: the split seed.
+        like_threshold: a held-out rating ``>=`` this makes the movie relevant.
+    """
+
+    train: pd.DataFrame
+    heldout: pd.DataFrame
+    movie_ids: np.ndarray
+    user_ids: np.ndarray
+    train_fraction: float
+    seed: int
+    like_threshold: int
+    _train_movies: dict = field(default_factory=dict, repr=False, compare=False)
+    _heldout: dict = field(default_factory=dict, repr=False, compare=False)
+    _columns: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def train_movies(self, user_id: int) -> np.ndarray:
+        """``(n_train,)`` the user's training movies, ascending movie id."""
+        return self._lookup(self._train_movies, user_id)[0]
+
+    def heldout_movies(self, user_id: int) -> np.ndarray:
+        """``(n_heldout,)`` the user's held-out movies, ascending movie id."""
+        return self._lookup(self._heldout, user_id)[0]
+
+    def relevant(self, user_id: int) -> np.ndarray:
+        """``(n_relevant,)`` held-out movies the user liked (rating >= ``like_threshold``)."""
+        movies, ratings = self._lookup(self._heldout, user_id)
+        return movies[ratings >= self.like_threshold]
+
+    def candidates(self, user_id: int) -> np.ndarray:
+        """``(n_candidates,)`` every movie but the user's training movies, in ``movie_ids``
+        order (``movies.dat`` order: ascending movie id for MovieLens)."""
+        return self.movie_ids[self.masks(user_id)[0]]
+
+    def masks(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(candidate, relevant)``: two ``(n_movies,)`` bool masks over :attr:`movie_ids`."""
+        train_cols, heldout_cols, liked = self._lookup(self._columns, user_id)
+        candidate = np.ones(len(self.movie_ids), dtype=bool)
+        candidate[train_cols] = False
+        relevant = np.zeros(len(self.movie_ids), dtype=bool)
+        relevant[heldout_cols[liked]] = True
+        return candidate, relevant
+
+    @property
+    def rated_movie_ids(self) -> np.ndarray:
+        """``(n_rated,)`` movies rated by anyone (train or held-out), ascending (ML-1M: 3,706):
+        the columns of the report's autoencoder matrix."""
+        both = np.concatenate([self.train["movie_id"].to_numpy(), self.heldout["movie_id"].to_numpy()])
+        return np.unique(both).astype(np.int32)
+
+    def _lookup(self, table: dict, user_id: int) -> tuple:
+        try:
+            return table[int(user_id)]
+        except KeyError:
+            raise KeyError(f"user {user_id} is not in this split") from None
+
+    def describe(self) -> str:
+        """One paragraph stating the protocol and the sizes."""
+        n_rel = sum(int((r >= self.like_threshold).sum()) for _, r in self._heldout.values())
+        return (f"{len(self.user_ids)} users; per user, ratings sorted by movie id and shuffled with "
+                f"seed ({self.seed}, user_id): {len(self.train)} training ratings "
+                f"({self.train_fraction:.0%}), {len(self.heldout)} held out; relevant = held-out "
+                f"ratings >= {self.like_threshold} ({n_rel}); candidates = all "
+                f"{len(self.movie_ids)} movies minus the user's training movies.")
+
+
+def ranking_split(data: MovieLens, *, train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0,
+                  like_threshold: int = LIKE_THRESHOLD,
+                  user_ids: Sequence[int] | np.ndarray | None = None) -> RankingSplit:
+    """Split every user's ratings (or those of ``user_ids``) for ranking; see the module docstring.
+
+    Each user's split is :meth:`UserDataset.random_split(train_fraction, seed)
+    <recsys_utils.features.UserDataset.random_split>` of their ratings, so it does not
+    depend on the file order of ``ratings.dat``.
+    """
+    ratings = data.ratings
+    if user_ids is not None:
+        wanted = np.unique(np.asarray(user_ids))
+        ratings = ratings[ratings["user_id"].isin(wanted)]
+        missing = np.setdiff1d(wanted, ratings["user_id"].unique())
+        if missing.size:
+            raise KeyError(f"users without ratings in {data.name}: {missing[:10].tolist()}")
+    ratings = ratings.sort_values(["user_id", "movie_id"], kind="stable")
+    users = ratings["user_id"].to_numpy()
+    movies = ratings["movie_id"].to_numpy(np.int32)
+    stars = ratings["rating"].to_numpy(np.int8)
+    universe = data.movies["movie_id"].to_numpy(np.int32)
+    cols = pd.Index(universe).get_indexer(movies)
+    if (cols < 0).any():
+        missing = np.unique(movies[cols < 0])[:10].tolist()
+        raise KeyError(f"ratings of movies missing from movies.dat: {missing}")
+    uniq, starts = np.unique(users, return_index=True)
+    bounds = np.append(starts, len(users))
+    is_train = np.zeros(len(users), dtype=bool)
+    train_movies: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    heldout: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    columns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for u, a, b in zip(uniq.tolist(), bounds[:-1], bounds[1:]):
+        split = _user_split(u, movies[a:b], stars[a:b], train_fraction, seed)
+        mask = np.zeros(b - a, dtype=bool)
+        mask[split.train] = True
+        is_train[a:b] = mask
+        train_movies[u] = (movies[a:b][mask], stars[a:b][mask])
+        heldout[u] = (movies[a:b][~mask], stars[a:b][~mask])
+        columns[u] = (cols[a:b][mask], cols[a:b][~mask], stars[a:b][~mask] >= like_threshold)
+    return RankingSplit(ratings[is_train], ratings[~is_train], universe, uniq.astype(np.int32),
+                        float(train_fraction), int(seed), int(like_threshold), train_movies, heldout,
+                        columns)
+
+
+def _user_split(user_id: int, movie_ids: np.ndarray, ratings: np.ndarray, train_fraction: float,
+                seed: int):
+    """:meth:`UserDataset.random_split` of one user's rows (``movie_ids`` ``(n,)``), reused as is."""
+    n = len(movie_ids)
+    rows = UserDataset(user_id, movie_ids, ratings, np.empty((n, 0), np.float32), np.zeros(n, np.float32))
+    return rows.random_split(train_fraction, seed)
