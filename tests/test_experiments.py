@@ -18,8 +18,17 @@ import pandas as pd
 import pytest
 
 from recsys_utils.data import MovieLens
-from recsys_utils.experiments import (Cached, Store, StoreWarning, canonical_params,
-                                      clear_store, data_fingerprint, decode, encode, list_store)
+from recsys_utils.experiments import (
+    Cached,
+    Store,
+    StoreWarning,
+    canonical_params,
+    clear_store,
+    data_fingerprint,
+    decode,
+    encode,
+    list_store,
+)
 from recsys_utils.experiments import store as store_module
 from recsys_utils.experiments.fingerprint import user_rows_fingerprint
 

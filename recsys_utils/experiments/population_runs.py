@@ -22,6 +22,7 @@ it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_utils.experiments.fingerprint import canonical_params
 from recsys_utils.experiments.store import DamagedEntry, EntryInfo, Store, default_store
 from recsys_utils.features import REPORT_TRAIN_FRACTION
 from recsys_utils.population import RECURRENT_MODELS, PopulationRun, run_population
@@ -108,16 +110,29 @@ def _as_shard(payload: dict[str, Any], entry: EntryInfo | None, stored: bool) ->
                   payload["network"], stored)
 
 
-def _stored_shards(store: Store, data: MovieLens, params: dict[str, Any], need_network: bool
-                   ) -> list[_Shard]:
+def _stored_shards(store: Store, candidates: list[EntryInfo], params: dict[str, Any],
+                   users: np.ndarray, need_network: bool) -> list[_Shard]:
+    """The verified shards among ``candidates`` with these ``params`` that hold some of
+    ``users`` (newest first, and only as many as cover the users)."""
+    want = json.loads(canonical_params(params))
+    left = {int(u) for u in users}
     shards = []
-    for entry in reversed(store.find(POPULATION_SHARD, data, params)):  # newest first
+    for entry in reversed(candidates):  # newest first
+        if not left:
+            break
+        if any(entry.params.get(k) != v for k, v in want.items()):
+            continue
         if need_network and not entry.params.get("networks"):
+            continue
+        held = set(entry.params.get("users", ()))
+        if not held & left:
             continue
         try:
             shards.append(_as_shard(store.read_entry(entry), entry, True))
         except DamagedEntry as err:
             store.discard(entry, reason=str(err))
+            continue
+        left -= held
     return shards
 
 
@@ -191,12 +206,14 @@ def population_run(data: MovieLens, user_ids: Sequence[int] | np.ndarray,
     if not spec.seeds:
         raise ValueError("spec.seeds must name at least one seed")
     store = store or default_store()
+    candidates = store.find(POPULATION_SHARD, data, {})
     shards: dict[tuple[str, int], list[_Shard]] = {}
     missing: dict[tuple[str, int], list[int]] = {}
     for seed in spec.seeds:
         for model in spec.models:
             need_network = keep_results and model in RECURRENT_MODELS
-            found = _stored_shards(store, data, spec.shard_params(model, seed), need_network)
+            found = _stored_shards(store, candidates, spec.shard_params(model, seed), users,
+                                   need_network)
             shards[(model, int(seed))] = found
             missing[(model, int(seed))] = _assign(users, found)[1]
     computed = _compute_missing(data, spec, missing, shards, store, keep_results,
