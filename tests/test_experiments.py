@@ -29,7 +29,7 @@ from recsys_utils.experiments import (
     encode,
     list_store,
 )
-from recsys_utils.experiments import store as store_module
+from recsys_utils.experiments import entry as entry_module
 from recsys_utils.experiments.fingerprint import user_rows_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def rewrite_manifest_hashes(entry: Path) -> None:
     """Make the manifest agree with the files as they are now (a consistent tampering)."""
     manifest = json.loads((entry / "manifest.json").read_text())
     for fname in manifest["files"]:
-        manifest["files"][fname] = {"sha256": store_module._sha256(entry / fname),
+        manifest["files"][fname] = {"sha256": entry_module.sha256_file(entry / fname),
                                     "bytes": (entry / fname).stat().st_size}
     (entry / "manifest.json").write_text(json.dumps(manifest))
 
@@ -344,7 +344,7 @@ def test_a_crash_while_writing_leaves_nothing_visible(store: Store, monkeypatch)
         handle.write(b"PK\x03\x04 half an archive")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_module.np, "savez", crash)
+    monkeypatch.setattr(entry_module.np, "savez", crash)
     with pytest.warns(StoreWarning, match="could not store"):
         got = store.cached("demo", {}, Counter({"a": np.ones(3)}))
     assert got.computed and got.value["a"].tolist() == [1.0, 1.0, 1.0]
@@ -360,7 +360,7 @@ def test_a_killed_writer_s_temporary_folder_is_invisible_and_swept(store: Store)
     temp.mkdir(parents=True)
     (temp / "result.json").write_text('{"answer": 4')  # cut mid-write
     assert store.entries() == []
-    old = time.time() - 2 * store_module.STALE_TEMP_S
+    old = time.time() - 2 * entry_module.STALE_TEMP_S
     os.utime(temp, (old, old))
     compute = Counter()
     assert store.cached("demo", {}, compute).value == {"answer": 42}

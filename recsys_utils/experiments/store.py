@@ -1,20 +1,7 @@
-"""The on-disk store of experiment results (see the package docstring for the design).
+"""The store: a folder of experiment entries, keyed by name, parameters, data and code.
 
-Layout of the store's folder::
-
-    <store>/<experiment name>/<key>/manifest.json   name, params, data fingerprint, version,
-                                                    code digest, date, compute time, and the
-                                                    SHA-256 and size of each file below
-    <store>/<experiment name>/<key>/result.json     the result's document (strict JSON)
-    <store>/<experiment name>/<key>/arrays.npz      its arrays (never object arrays)
-    <store>/<experiment name>/<key>.lock            held while the entry is computed
-    <store>/<experiment name>/.tmp-<key>-<pid>-<n>/ an entry being written (renamed when done)
-
-An entry is visible only once complete: it is written to a temporary folder beside its final
-place, its files flushed to disk, its manifest written last, and the folder renamed. Reading
-checks the manifest, that the folder holds exactly its files, their sizes and SHA-256, and
-loads the arrays with ``allow_pickle=False``; an entry failing any check is removed and
-recomputed with a :class:`StoreWarning`, never used.
+:meth:`Store.cached` is the one way in: it reads a valid entry or computes, stores and returns
+the result. How one entry is laid out, written and checked: :mod:`~recsys_utils.experiments.entry`.
 """
 
 from __future__ import annotations
@@ -28,15 +15,24 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-
 from recsys_utils.experiments.codec import decode, encode
-from recsys_utils.experiments.fingerprint import data_fingerprint, entry_key
+from recsys_utils.experiments.entry import (
+    LOCK_RE,
+    STORE_FORMAT,
+    DamagedEntry,
+    entry_lock,
+    is_own_entry,
+    read_entry,
+    read_manifest,
+    remove_entry,
+    sweep_temporary,
+    write_entry,
+)
+from recsys_utils.experiments.fingerprint import canonical_params, data_fingerprint, entry_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
@@ -45,28 +41,11 @@ if TYPE_CHECKING:  # pragma: no cover
 STORE_DIR_ENV = "RECSYS_STORE_DIR"
 #: The package's cache folder variable (the store is its ``experiments/`` subfolder).
 CACHE_DIR_ENV = "RECSYS_CACHE_DIR"
-#: Layout version of the entries, part of every key: changing the layout orphans old entries.
-STORE_FORMAT = 1
-#: A temporary folder older than this (seconds) is from a killed writer and is swept.
-STALE_TEMP_S = 3600.0
-
-MANIFEST = "manifest.json"
-RESULT_FILE = "result.json"
-ARRAYS_FILE = "arrays.npz"
-_ENTRY_FILES = frozenset({MANIFEST, RESULT_FILE, ARRAYS_FILE})
-_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
-_TEMP_RE = re.compile(r"^\.tmp-[0-9a-f]{32}-\d+-[0-9a-f]+$")
-_LOCK_RE = re.compile(r"^[0-9a-f]{32}\.lock$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_HASH_CHUNK = 1 << 20
 
 
 class StoreWarning(UserWarning):
     """A stored entry was damaged (and is recomputed) or a result could not be stored."""
-
-
-class DamagedEntry(Exception):
-    """An entry failed a check on read (the message says which)."""
 
 
 class Cached(NamedTuple):
@@ -126,27 +105,6 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    with open(path, "xb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _is_own_entry(path: Path) -> bool:
-    """A folder the store wrote: its name is a key and it holds only the store's files."""
-    return (path.is_dir() and bool(_KEY_RE.match(path.name))
-            and all(p.name in _ENTRY_FILES and p.is_file() for p in path.iterdir()))
-
-
 class Store:
     """A folder of experiment results, each keyed by name, parameters, data and code.
 
@@ -192,125 +150,15 @@ class Store:
     def entry_path(self, name: str, key: str) -> Path:
         return self.root / name / key
 
-    # ------------------------------------------------------------------------ reading
-    def _read(self, path: Path, name: str, key: str) -> Any:
-        """The decoded result of the entry at ``path``; :class:`DamagedEntry` if any check
-        fails, :class:`FileNotFoundError` if there is no entry."""
-        if not path.is_dir():
-            raise FileNotFoundError(path)
-        try:
-            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DamagedEntry(f"no {MANIFEST} (a partial entry)") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise DamagedEntry(f"unreadable {MANIFEST}: {err}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT \
-                or manifest.get("key") != key or manifest.get("name") != name:
-            raise DamagedEntry(f"{MANIFEST} does not describe entry {name}/{key}")
-        files = manifest.get("files")
-        if not isinstance(files, dict):
-            raise DamagedEntry(f"{MANIFEST} lists no files")
-        present = {p.name for p in path.iterdir()} - {MANIFEST}
-        if present != set(files):
-            raise DamagedEntry(f"files {sorted(present)} differ from the manifest's "
-                               f"{sorted(files)}")
-        for fname, meta in files.items():
-            fpath = path / fname
-            if fpath.stat().st_size != meta.get("bytes") or _sha256(fpath) != meta.get("sha256"):
-                raise DamagedEntry(f"{fname} differs from its size or SHA-256 in {MANIFEST}")
-        try:
-            document = json.loads((path / RESULT_FILE).read_text(encoding="utf-8"),
-                                  parse_constant=_refuse_constant)
-            with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, UnicodeDecodeError, EOFError) as err:
-            # ValueError includes "Object arrays cannot be loaded when allow_pickle=False".
-            raise DamagedEntry(f"unreadable result: {err}") from None
-        try:
-            return decode(document, arrays)
-        except (KeyError, TypeError, ValueError) as err:
-            raise DamagedEntry(f"result does not decode: {err}") from None
-
     def get(self, name: str, params: dict[str, Any], data: MovieLens | str | None = None,
             ) -> Any:
         """The stored result; :class:`KeyError` when there is none, :class:`DamagedEntry`
         when the entry fails a check (it is left in place: :meth:`cached` replaces it)."""
         key = self.key(name, params, data)
         try:
-            return self._read(self.entry_path(name, key), name, key)
+            return read_entry(self.entry_path(name, key), name, key)
         except FileNotFoundError:
             raise KeyError(f"no stored {name} entry with these parameters ({key})") from None
-
-    # ------------------------------------------------------------------------ writing
-    def _write(self, name: str, key: str, params: dict[str, Any], fingerprint: str | None,
-               document: Any, arrays: dict[str, np.ndarray], compute_s: float) -> Path:
-        """Write one entry atomically (module docstring); returns its path."""
-        folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        self._sweep(folder)
-        final = folder / key
-        temp = folder / f".tmp-{key}-{os.getpid()}-{os.urandom(4).hex()}"
-        temp.mkdir()
-        try:
-            text = json.dumps(document, allow_nan=False, separators=(",", ":"))
-            _write_bytes(temp / RESULT_FILE, lambda h: h.write(text.encode("utf-8")))
-            _write_bytes(temp / ARRAYS_FILE, lambda h: np.savez(h, **arrays))
-            files = {f: {"sha256": _sha256(temp / f), "bytes": (temp / f).stat().st_size}
-                     for f in (RESULT_FILE, ARRAYS_FILE)}
-            manifest = {"format": STORE_FORMAT, "name": name, "key": key,
-                        "params": json.loads(json.dumps(params, default=_plain_default)),
-                        "data": fingerprint, "version": self.version, "code": self.code,
-                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                        "compute_s": round(compute_s, 3), "files": files}
-            manifest_text = json.dumps(manifest, indent=1, sort_keys=True)
-            _write_bytes(temp / MANIFEST, lambda h: h.write(manifest_text.encode("utf-8")))
-            try:
-                os.rename(temp, final)
-            except OSError:
-                if not final.is_dir():
-                    raise
-                shutil.rmtree(temp)  # another writer got there first: keep theirs
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-        return final
-
-    def _sweep(self, folder: Path, max_age_s: float = STALE_TEMP_S) -> int:
-        """Remove temporary folders of killed writers (older than ``max_age_s``)."""
-        removed = 0
-        now = time.time()
-        for path in folder.iterdir():
-            if _TEMP_RE.match(path.name) and path.is_dir():
-                try:
-                    if now - path.stat().st_mtime >= max_age_s:
-                        shutil.rmtree(path)
-                        removed += 1
-                except OSError:
-                    pass
-        return removed
-
-    @contextmanager
-    def _lock(self, name: str, key: str) -> Iterator[None]:
-        """Hold an exclusive lock on ``name``/``key`` (POSIX ``flock``; elsewhere no lock:
-        writes stay atomic, a second process may compute the same entry in vain)."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        folder = self.root / name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:  # a read-only store: compute without a lock (the write warns)
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # ------------------------------------------------------------------ the main entry
     def cached(self, name: str, params: dict[str, Any], compute: Callable[[], Any], *,
@@ -336,29 +184,33 @@ class Store:
         key = self.key(name, params, fingerprint)
         path = self.entry_path(name, key)
         try:
-            return Cached(self._read(path, name, key), False)
+            return Cached(read_entry(path, name, key), False)
         except (FileNotFoundError, DamagedEntry):
             pass
-        with self._lock(name, key):
+        with entry_lock(self.root / name, key):
             return self._cached_locked(name, key, params, fingerprint, compute)
 
     def _cached_locked(self, name: str, key: str, params: dict[str, Any],
                        fingerprint: str | None, compute: Callable[[], Any]) -> Cached:
         path = self.entry_path(name, key)
         try:
-            return Cached(self._read(path, name, key), False)
+            return Cached(read_entry(path, name, key), False)
         except FileNotFoundError:
             pass
         except DamagedEntry as err:
             warnings.warn(f"stored result {path} is damaged ({err}); computing it again",
                           StoreWarning, stacklevel=4)
-            _remove_entry(path)
+            remove_entry(path)
         start = time.perf_counter()
         value = compute()
         elapsed = time.perf_counter() - start
         document, arrays = encode(value)
+        manifest = {"name": name, "params": json.loads(canonical_params(params)),
+                    "data": fingerprint, "version": self.version, "code": self.code,
+                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+                    "compute_s": round(elapsed, 3)}
         try:
-            self._write(name, key, params, fingerprint, document, arrays, elapsed)
+            write_entry(self.root / name, key, manifest, document, arrays)
         except OSError as err:
             warnings.warn(f"could not store {name} in {self.root} ({err}); the result is "
                           "used but will be computed again next time", StoreWarning,
@@ -373,7 +225,7 @@ class Store:
         for folder in folders:
             if folder.is_dir() and _NAME_RE.match(folder.name):
                 for path in sorted(folder.iterdir()):
-                    if _is_own_entry(path):
+                    if is_own_entry(path):
                         yield path
 
     def entries(self, name: str | None = None) -> list[EntryInfo]:
@@ -382,12 +234,12 @@ class Store:
         for path in self._entry_dirs(name):
             size = sum(p.stat().st_size for p in path.iterdir())
             try:
-                manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+                manifest = read_manifest(path)
                 created = _dt.datetime.fromisoformat(manifest["created"])
                 out.append(EntryInfo(path.parent.name, path.name, path, size, created,
                                      manifest.get("compute_s"), manifest.get("params", {}),
                                      manifest.get("data"), manifest.get("version"), "ok"))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (DamagedEntry, ValueError, KeyError, TypeError):
                 out.append(EntryInfo(path.parent.name, path.name, path, size, None, None, {},
                                      None, None, "damaged"))
         epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
@@ -399,7 +251,7 @@ class Store:
         parameters include ``match`` (equal values), oldest first. Used to gather the
         per-user shards of a population run (:mod:`recsys_utils.experiments.population_runs`)."""
         fingerprint = self._fingerprint(data)
-        want = json.loads(json.dumps(match, default=_plain_default))
+        want = json.loads(canonical_params(match))
         found = []
         for entry in self.entries(name):
             if entry.status != "ok" or entry.data != fingerprint:
@@ -414,13 +266,13 @@ class Store:
         """Remove a damaged entry (its own files only), with a :class:`StoreWarning`."""
         warnings.warn(f"stored result {entry.path} is damaged ({reason}); it is not used",
                       StoreWarning, stacklevel=3)
-        with self._lock(entry.name, entry.key):
+        with entry_lock(self.root / entry.name, entry.key):
             if entry.path.is_dir():
-                _remove_entry(entry.path)
+                remove_entry(entry.path)
 
     def read_entry(self, entry: EntryInfo) -> Any:
         """The verified result of a listed entry (:class:`DamagedEntry` if a check fails)."""
-        return self._read(entry.path, entry.name, entry.key)
+        return read_entry(entry.path, entry.name, entry.key)
 
     def clear(self, name: str | None = None) -> tuple[int, int]:
         """Remove the store's entries (of experiment ``name`` only, if given), its lock files
@@ -437,36 +289,13 @@ class Store:
         for folder in folders:
             if not (folder.is_dir() and _NAME_RE.match(folder.name)):
                 continue
-            self._sweep(folder, max_age_s=0.0)
+            sweep_temporary(folder, max_age_s=0.0)
             for path in folder.iterdir():
-                if _LOCK_RE.match(path.name) and path.is_file():
+                if LOCK_RE.match(path.name) and path.is_file():
                     path.unlink()
             if not any(folder.iterdir()):
                 folder.rmdir()
         return count, freed
-
-
-def _remove_entry(path: Path) -> None:
-    """Delete an entry's own files; a folder still holding other files is renamed aside
-    (``damaged-<key>-<time>``), never deleted with them."""
-    for fname in _ENTRY_FILES:
-        (path / fname).unlink(missing_ok=True)
-    try:
-        path.rmdir()
-    except OSError:
-        path.rename(path.with_name(f"damaged-{path.name}-{int(time.time())}"))
-
-
-def _refuse_constant(token: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {token} (the store writes strict JSON)")
-
-
-def _plain_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 _DEFAULT: dict[str, Store] = {}
