@@ -161,6 +161,13 @@ def test_values_that_need_pickle_are_refused_naming_where(store: Store, bad, whe
     assert store.entries() == []
 
 
+def test_put_stores_a_value_computed_elsewhere_once(store: Store):
+    assert store.put("demo", {"a": 1}, {"v": 1}, compute_s=12.5) == Cached({"v": 1}, True)
+    assert store.put("demo", {"a": 1}, {"v": 2}) == Cached({"v": 1}, False)
+    assert store.cached("demo", {"a": 1}, lambda: pytest.fail("computed")).value == {"v": 1}
+    assert store.entries()[0].compute_s == 12.5
+
+
 def test_codec_round_trip_without_a_store():
     document, arrays = encode({"a": np.ones(3), "n": math.nan})
     json.dumps(document, allow_nan=False)

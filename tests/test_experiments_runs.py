@@ -92,6 +92,8 @@ def test_an_overlapping_user_list_computes_only_the_missing_users(
     assert fake.calls == [] and third.config["users_computed"] == 0
     pd.testing.assert_frame_equal(third.table, expected_table([1, 2, 3, 4, 5], spec))
     assert len(store.entries(POPULATION_SHARD)) == 2 * 3 * 2
+    # each shard's compute time is its training time (the fake's 0.5 s), not the write's
+    assert {e.compute_s for e in store.entries(POPULATION_SHARD)} == {0.5}
 
 
 def test_more_models_or_seeds_compute_only_what_is_new(store: Store,

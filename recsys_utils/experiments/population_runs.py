@@ -245,7 +245,8 @@ def _compute_missing(data: MovieLens, spec: PopulationSpec,
                 payload = _shard_payload(run, model, int(seed), keep_results)
                 params = {**spec.shard_params(model, seed), "users": sorted(todo),
                           "networks": payload["network"] is not None}
-                stored = store.cached(POPULATION_SHARD, params, lambda p=payload: p, data=data)
+                stored = store.put(POPULATION_SHARD, params, payload, data=data,
+                                   compute_s=float(payload["timing"].get("train_time_s", 0.0)))
                 shards[(model, int(seed))].append(_as_shard(stored.value, None, False))
                 done += len(todo)
     return done

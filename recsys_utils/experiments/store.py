@@ -188,10 +188,20 @@ class Store:
         except (FileNotFoundError, DamagedEntry):
             pass
         with entry_lock(self.root / name, key):
-            return self._cached_locked(name, key, params, fingerprint, compute)
+            return self._cached_locked(name, key, params, fingerprint, compute, None)
+
+    def put(self, name: str, params: dict[str, Any], value: Any, *,
+            data: MovieLens | str | None = None, compute_s: float = 0.0) -> Cached:
+        """Store ``value``, computed elsewhere in ``compute_s`` seconds, unless a valid entry
+        exists (then that one is returned, ``computed=False``); see :meth:`cached`."""
+        fingerprint = self._fingerprint(data)
+        key = self.key(name, params, fingerprint)
+        with entry_lock(self.root / name, key):
+            return self._cached_locked(name, key, params, fingerprint, lambda: value, compute_s)
 
     def _cached_locked(self, name: str, key: str, params: dict[str, Any],
-                       fingerprint: str | None, compute: Callable[[], Any]) -> Cached:
+                       fingerprint: str | None, compute: Callable[[], Any],
+                       compute_s: float | None) -> Cached:
         path = self.entry_path(name, key)
         try:
             return Cached(read_entry(path, name, key), False)
@@ -203,7 +213,7 @@ class Store:
             remove_entry(path)
         start = time.perf_counter()
         value = compute()
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start if compute_s is None else compute_s
         document, arrays = encode(value)
         manifest = {"name": name, "params": json.loads(canonical_params(params)),
                     "data": fingerprint, "version": self.version, "code": self.code,
