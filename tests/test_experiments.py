@@ -549,6 +549,22 @@ def test_clear_removes_only_the_store_s_own_entries(store: Store):
         assert path.read_text() == text
 
 
+def test_clear_keeps_a_lock_that_a_process_holds(store: Store):
+    import fcntl
+
+    store.cached("demo", {}, Counter())
+    lock = next((store.root / "demo").glob("*.lock"))
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert store.clear()[0] == 1
+        assert lock.exists()
+    finally:
+        os.close(fd)
+    store.clear()
+    assert not lock.exists() and not (store.root / "demo").exists()
+
+
 def test_clear_on_a_missing_folder_removes_nothing(tmp_path: Path):
     assert Store(tmp_path / "none", version="1", code="x").clear() == (0, 0)
 
@@ -561,5 +577,10 @@ def test_list_and_clear_texts(store: Store):
     assert text.splitlines()[-1].startswith("1 entries, ")
     listed = json.loads(list_store(store, as_json=True))
     assert listed["store"] == str(store.root) and listed["entries"][0]["params"]["seed"] == 0
+    stale = Store(store.root, version="9.8", code="c0de")
+    stale.cached("user-fit", {"model": "lstm", "user_id": 1, "seed": 0}, Counter())
+    assert list_store(store).count("[stale]") == 1 == list_store(stale).count("[stale]")
+    assert clear_store(store, stale_only=True).startswith("removed 1 stale entries (")
+    assert "[stale]" not in list_store(store)
     assert clear_store(store).startswith("removed 1 entries (")
     assert clear_store(store, "user-fit").startswith("removed 0 entries of user-fit (")

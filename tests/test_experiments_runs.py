@@ -306,3 +306,14 @@ def test_a_real_user_fit_reads_back_what_it_computed(store: Store, synthetic_ml1
                 assert getattr(got.results[p], field) == getattr(direct[p], field)
     manifest = json.loads((store.entries(USER_FIT)[0].path / "manifest.json").read_text())
     assert manifest["params"]["rows"] and manifest["data"]
+
+
+def test_shards_of_another_code_version_are_not_reused(store: Store, synthetic_ml1m: MovieLens):
+    fake = FakePopulation()
+    spec = PopulationSpec(models=("majority",), seeds=(0,))
+    population_run(synthetic_ml1m, [1, 2], spec, store=store, compute=fake)
+    newer = Store(store.root, version=store.version, code="beef")
+    population_run(synthetic_ml1m, [1, 2], spec, store=newer, compute=fake)
+    population_run(synthetic_ml1m, [1, 2], spec, store=newer, compute=fake)
+    assert [c[0] for c in fake.calls] == [(1, 2), (1, 2)]
+    assert [newer.is_current(e) for e in newer.entries()] == [False, True]

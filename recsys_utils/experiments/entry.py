@@ -203,5 +203,25 @@ def entry_lock(folder: Path, key: str) -> Iterator[None]:
         os.close(fd)
 
 
+def remove_free_lock(path: Path) -> bool:
+    """Delete a lock file unless a process holds it (then it stays); returns whether it
+    was deleted."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no locks are taken
+        path.unlink(missing_ok=True)
+        return True
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _refuse_constant(token: str) -> Any:
     raise ValueError(f"non-standard JSON constant {token} (the store writes strict JSON)")

@@ -29,6 +29,7 @@ from recsys_utils.experiments.entry import (
     read_entry,
     read_manifest,
     remove_entry,
+    remove_free_lock,
     sweep_temporary,
     write_entry,
 )
@@ -264,13 +265,21 @@ class Store:
         want = json.loads(canonical_params(match))
         found = []
         for entry in self.entries(name):
-            if entry.status != "ok" or entry.data != fingerprint:
+            if entry.data != fingerprint or not self.is_current(entry):
                 continue
-            if self.key(name, entry.params, fingerprint) != entry.key:
-                continue  # another version or code digest
             if all(entry.params.get(k) == v for k, v in want.items()):
                 found.append(entry)
         return found
+
+    def is_current(self, entry: EntryInfo) -> bool:
+        """Whether this store (its version and code digest) would use ``entry``: ``False``
+        for an entry of another version or code, or with an unreadable manifest."""
+        if entry.status != "ok":
+            return False
+        try:
+            return self.key(entry.name, entry.params, entry.data) == entry.key
+        except (TypeError, ValueError):
+            return False
 
     def discard(self, entry: EntryInfo, reason: str) -> None:
         """Remove a damaged entry (its own files only), with a :class:`StoreWarning`."""
@@ -284,14 +293,18 @@ class Store:
         """The verified result of a listed entry (:class:`DamagedEntry` if a check fails)."""
         return read_entry(entry.path, entry.name, entry.key)
 
-    def clear(self, name: str | None = None) -> tuple[int, int]:
-        """Remove the store's entries (of experiment ``name`` only, if given), its lock files
-        and temporary folders, and the experiment folders left empty; files and folders the
-        store did not write stay. Returns ``(entries removed, bytes freed)``."""
+    def clear(self, name: str | None = None, *, stale_only: bool = False) -> tuple[int, int]:
+        """Remove the store's entries (of experiment ``name`` only, if given; with
+        ``stale_only``, only those :meth:`is_current` rejects: other versions or code, damaged
+        manifests), the lock files no process holds, the temporary folders of killed writers,
+        and the experiment folders left empty. Files and folders the store did not write
+        stay. Returns ``(entries removed, bytes freed)``."""
         count = freed = 0
-        for path in list(self._entry_dirs(name)):
-            freed += sum(p.stat().st_size for p in path.iterdir())
-            shutil.rmtree(path)
+        for entry in self.entries(name):
+            if stale_only and self.is_current(entry):
+                continue
+            freed += sum(p.stat().st_size for p in entry.path.iterdir())
+            shutil.rmtree(entry.path)
             count += 1
         if not self.root.is_dir():
             return count, freed
@@ -299,10 +312,10 @@ class Store:
         for folder in folders:
             if not (folder.is_dir() and _NAME_RE.match(folder.name)):
                 continue
-            sweep_temporary(folder, max_age_s=0.0)
+            sweep_temporary(folder)
             for path in folder.iterdir():
                 if LOCK_RE.match(path.name) and path.is_file():
-                    path.unlink()
+                    remove_free_lock(path)
             if not any(folder.iterdir()):
                 folder.rmdir()
         return count, freed
