@@ -151,10 +151,12 @@ def _network(shards: list[_Shard], owner: dict[int, int], users: np.ndarray) -> 
     networks of the shards that hold them."""
     from recsys_utils.batched import BatchedResult, ParamLayout
 
-    rows = []
+    position = [{int(u): i for i, u in enumerate(shard.network["user_ids"])}
+                if shard.network is not None else {} for shard in shards]
+    rows = []  # (the network holding a user, the user's row in it), in ``users`` order
     for u in users:
-        net = shards[owner[int(u)]].network
-        rows.append((net, int(np.flatnonzero(net["user_ids"] == int(u))[0])))
+        i = owner[int(u)]
+        rows.append((shards[i].network, position[i][int(u)]))
     first = rows[0][0]
     used = {id(net): net for net, _ in rows}.values()
     return BatchedResult(
