@@ -580,7 +580,19 @@ def test_list_and_clear_texts(store: Store):
     stale = Store(store.root, version="9.8", code="c0de")
     stale.cached("user-fit", {"model": "lstm", "user_id": 1, "seed": 0}, Counter())
     assert list_store(store).count("[stale]") == 1 == list_store(stale).count("[stale]")
+    assert list_store(store, "other-name").splitlines()[-1] == "0 entries, 0.00 MiB"
+    with pytest.raises(ValueError, match="experiment name"):
+        list_store(store, "Bad Name")
     assert clear_store(store, stale_only=True).startswith("removed 1 stale entries (")
     assert "[stale]" not in list_store(store)
     assert clear_store(store).startswith("removed 1 entries (")
     assert clear_store(store, "user-fit").startswith("removed 0 entries of user-fit (")
+
+
+def test_importing_the_store_does_not_import_tensorflow_or_numba():
+    """``store list`` and ``store clear`` must start fast."""
+    code = ("import sys, recsys_utils.experiments; "
+            "print('tensorflow' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.split() == ["False", "False"]

@@ -30,12 +30,14 @@ def describe_entries(entries: list[EntryInfo], store: Store) -> list[dict[str, A
     return out
 
 
-def list_store(store: Store | None = None, *, as_json: bool = False) -> str:
-    """The text of ``store list``: the store's folder, then one line per entry (experiment,
-    key, size, date, compute time, main parameters, status), then the total; or, with
-    ``as_json``, ``{"store": folder, "entries": describe_entries(...)}`` as JSON."""
+def list_store(store: Store | None = None, name: str | None = None, *,
+               as_json: bool = False) -> str:
+    """The text of ``store list``: the store's folder, then one line per entry (of
+    experiment ``name`` only, if given: experiment, key, size, date, compute time, main
+    parameters, and ``[stale]`` or ``[damaged]`` unless usable), then the count and total
+    size; or, with ``as_json``, ``{"store": folder, "entries": describe_entries(...)}``."""
     store = store or default_store()
-    entries = store.entries()
+    entries = store.entries(name)
     if as_json:
         return json.dumps({"store": str(store.root), "entries": describe_entries(entries, store)},
                           indent=1)
