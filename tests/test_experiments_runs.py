@@ -283,6 +283,7 @@ def test_a_user_fit_of_an_unknown_user_is_a_clear_error(store: Store, fake_evalu
                                                         synthetic_ml1m: MovieLens):
     with pytest.raises(KeyError, match="user 999999 has no ratings"):
         user_fit("lstm", synthetic_ml1m, 999_999, store=store)
+    assert fake_evaluate == [] and store.entries() == []
 
 
 # The synthetic twin's 60 users give the report's RBM (batches of 150) no training step; its

@@ -77,7 +77,7 @@ def _fit_payload(model: str, data: MovieLens, user_id: int, settings: dict[str, 
                  verbose: int) -> dict[str, Any]:
     """Fit and score (the computation stored): plain data only."""
     results, rec = evaluate_user(model, data, user_id, protocols=PROTOCOLS, verbose=verbose,
-                            **settings)
+                                 **settings)
     movie_ids = user_movie_ids(data, user_id)
     history = getattr(rec, "history", None) or {}
     return {"results": {p: asdict(r) for p, r in results.items()},
@@ -105,6 +105,7 @@ def user_fit(model: str, data: MovieLens, user_id: int, *, seed: int = 0,
     Returns:
         The fit, with the results of both protocols (:data:`~recsys_utils.evaluation.PROTOCOLS`).
     """
+    user_movie_ids(data, user_id)  # an unknown user is an error before any work
     settings = {"seed": int(seed), "epochs": None if epochs is None else int(epochs),
                 "split": split, "train_fraction": float(train_fraction)}
     params = {"model": model, "user_id": int(user_id), **settings,
