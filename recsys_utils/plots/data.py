@@ -68,8 +68,9 @@ def ratings_per_user(ratings: pd.DataFrame, ax: plt.Axes | None = None,
     with book_style():
         ax = single_axes(ax)
         counts = ratings.groupby("user_id").size()
-        bins = np.logspace(np.log10(max(counts.min(), 1)), np.log10(counts.max()),
-                           RATINGS_PER_USER_BINS)
+        low, high = max(int(counts.min()), 1), int(counts.max())
+        bins = np.logspace(np.log10(low), np.log10(high), RATINGS_PER_USER_BINS)
+        bins[0], bins[-1] = low, high  # exact ends: the fewest and most ratings stay counted
         ax.hist(counts, bins=bins, color=POSITIVE, alpha=0.85, label="users")
         ax.set_xscale("log")
         ax.set_xlabel("ratings per user (count, log scale)")

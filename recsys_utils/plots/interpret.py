@@ -38,7 +38,7 @@ PERCENTAGE_POINTS: float = 100.0
 GENRE_CHART_HEIGHT_IN: float = 6.0
 #: Height per rated movie of the occlusion heatmap, and its bounds, in inches.
 OCCLUSION_ROW_IN: float = 0.1
-OCCLUSION_HEIGHT_IN: tuple[float, float] = (3.5, 9.0)
+OCCLUSION_HEIGHT_IN: tuple[float, float] = (4.5, 9.0)
 #: Panels per row of the gate heatmaps.
 GATE_COLUMNS: int = 3
 #: Positions labelled on the axes of the gate heatmaps (1-based).
@@ -46,9 +46,7 @@ LABELLED_POSITIONS: tuple[int, ...] = (1, 6, 12, 18)
 
 
 def _diverging(name: str = DIVERGING_CMAP) -> plt.Colormap:
-    cmap = plt.get_cmap(name).copy()
-    cmap.set_bad(MISSING)
-    return cmap
+    return plt.get_cmap(name).with_extremes(bad=MISSING)
 
 
 def plot_genre_attributions(table: pd.DataFrame, title: str | None = None) -> plt.Figure:
@@ -95,7 +93,7 @@ def plot_occlusion_heatmap(occ: Occlusion, title: str | None = None) -> plt.Figu
                        vmin=-lim, vmax=lim, interpolation="nearest")
         ax.set_xticks(np.arange(len(occ.attributes)), occ.attributes, rotation=90)
         ax.set_ylabel("rated movie (row)")
-        ax.figure.colorbar(im, ax=ax, label="change in p(like) when removed (pp)")
+        ax.figure.colorbar(im, ax=ax, label="change in p(like) (pp)")
         if title:
             ax.set_title(title)
     return ax.figure
@@ -139,8 +137,7 @@ def plot_memory_profile(profile: np.ndarray, attributes: Sequence[str] = REPORT_
     T = profile.shape[0]
     with book_style():
         ax = single_axes(None, height=PAGE_WIDTH_IN - 0.5)
-        cmap = plt.get_cmap(SEQUENTIAL_CMAP).copy()
-        cmap.set_bad(MISSING)
+        cmap = plt.get_cmap(SEQUENTIAL_CMAP).with_extremes(bad=MISSING)
         masked = np.ma.masked_where(np.tri(T, k=-1, dtype=bool), profile)
         im = ax.imshow(masked, cmap=cmap, interpolation="nearest", aspect="auto")
         ax.set_xticks(np.arange(T), list(attributes), rotation=90)

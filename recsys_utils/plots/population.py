@@ -154,8 +154,11 @@ def ranking_bars(summary: pd.DataFrame, metric: str = "precision", *,
         if f"{metric}_min" in summary and f"{metric}_max" in summary:
             high_values = summary[f"{metric}_max"].to_numpy(float)
             low = mid - summary[f"{metric}_min"].to_numpy(float)
-            ax.errorbar(x, mid, yerr=[low, high_values - mid], fmt="none", ecolor=REFERENCE,
-                        capsize=4, label="pessimistic .. optimistic tie order")
+            bounds = ax.errorbar(x, mid, yerr=[low, high_values - mid], fmt="none",
+                                 ecolor=REFERENCE, capsize=4,
+                                 label="pessimistic .. optimistic tie order")
+            for cap in bounds.lines[1]:  # Matplotlib leaves the caps in the cycle's first colour
+                cap.set_color(REFERENCE)
             top = np.fmax(mid, high_values)
         for xi, v, t in zip(x, mid, top):
             ax.annotate(f"{v:.3f}", (xi, t), xytext=(0, 4), textcoords="offset points",

@@ -103,7 +103,7 @@ def single_axes(ax: plt.Axes | None, height: float = PANEL_HEIGHT_IN) -> plt.Axe
     """``ax``, or the axes of a new page-wide figure ``height`` inches high."""
     if ax is not None:
         return ax
-    return new_figure(height=height)[0][0, 0]
+    return new_figure(height=height)[1][0, 0]
 
 
 def label_bars(ax: plt.Axes, bars: Any, labels: Sequence[str], **text: Any) -> None:
