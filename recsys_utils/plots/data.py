@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
@@ -23,6 +24,8 @@ from recsys_utils.plots.style import (
 
 #: Bins of the ratings-per-user histogram (log-spaced).
 RATINGS_PER_USER_BINS: int = 40
+#: Ticks of a log-scaled count axis.
+LOG_TICKS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 #: Height of a bar chart with one bar per genre, in inches.
 GENRE_CHART_HEIGHT_IN: float = 6.0
 
@@ -71,8 +74,11 @@ def ratings_per_user(ratings: pd.DataFrame, ax: plt.Axes | None = None,
         low, high = max(int(counts.min()), 1), int(counts.max())
         bins = np.logspace(np.log10(low), np.log10(high), RATINGS_PER_USER_BINS)
         bins[0], bins[-1] = low, high  # exact ends: the fewest and most ratings stay counted
-        ax.hist(counts, bins=bins, color=POSITIVE, alpha=0.85, label="users")
+        ax.hist(counts, bins=bins, color=POSITIVE, alpha=0.85)
         ax.set_xscale("log")
+        ax.set_xticks([t for t in LOG_TICKS if low <= t <= high] or [low, high])
+        ax.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+        ax.minorticks_off()
         ax.set_xlabel("ratings per user (count, log scale)")
         ax.set_ylabel("users (count)")
         thousands(ax.yaxis)
@@ -99,7 +105,7 @@ def rating_distribution(ratings: pd.DataFrame, ax: plt.Axes | None = None,
             if mask.any():
                 bars = ax.bar(share.index[mask].astype(str), share.to_numpy()[mask], color=color,
                               label=label)
-                label_bars(ax, bars, [f"{v:.0f} %" for v in share.to_numpy()[mask]])
+                label_bars(ax, bars, [f"{v:.0f}%" for v in share.to_numpy()[mask]])
         ax.set_xlabel("rating (stars)")
         ax.set_ylabel("share of ratings (%)")
         ax.set_ylim(0, 1.2 * float(share.max()) if len(share) else 1.0)

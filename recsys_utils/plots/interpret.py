@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from recsys_utils.genres import REPORT_GENRES
 from recsys_utils.interpret.gates import GATES, GateTrace
@@ -118,8 +119,9 @@ def plot_gate_heatmaps(trace: GateTrace, names: Sequence[str] = tuple(GATES),
             ax.set_title(GATES[name])
             ax.set_xticks(ticks, [str(t + 1) for t in ticks])
             ax.set_yticks(ticks, [str(t + 1) for t in ticks])
-        for ax in axes.ravel()[len(names):]:
+        for i, ax in enumerate(axes.ravel()[len(names):], start=len(names)):
             ax.set_visible(False)
+            axes.ravel()[i - GATE_COLUMNS].xaxis.set_tick_params(labelbottom=True)
         for ax in axes[:, 0]:
             ax.set_ylabel("unit")
         fig.supxlabel("position in the sequence (genre read, report's order)")
@@ -165,6 +167,7 @@ def plot_decay_by_distance(decay: pd.Series | pd.DataFrame, title: str | None = 
             ax.plot(frame.index, 100 * frame[column].to_numpy(float), marker="o",
                     label=str(column))
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("steps after the flipped flag")
         ax.set_ylabel("effect on h left (%, log scale)")
         if len(frame.columns) > 1:
@@ -226,7 +229,7 @@ def plot_cold_start(results: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
             ax.set_xticks(ks, [str(k) for k in ks])
             ax.minorticks_off()
             ax.set_ylabel(f"held-out {metric_label(metric)}")
-        fig.supxlabel("k: ratings of the user the model trains on (log scale)")
+            ax.set_xlabel("k: user's ratings trained on")
         handles, labels = axes[0, 0].get_legend_handles_labels()
         legend_below(fig, handles, labels)
         if title:

@@ -16,6 +16,7 @@ from recsys_utils.plots.style import (
     REFERENCE,
     book_style,
     label_bars,
+    legend_above,
     legend_below,
     new_figure,
     single_axes,
@@ -91,48 +92,43 @@ def paired_differences(diffs: Mapping[str, np.ndarray], *, xlabel: str,
         ax.axvline(0, color=REFERENCE, linewidth=0.8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("users (count)")
-        ax.legend(loc="upper left")
-        if title:
-            ax.set_title(title)
+        legend_above(ax, title)
     return ax.figure
 
 
 def difference_by_group(groups: Mapping[str, pd.DataFrame], *, ylabel: str,
                         title: str | None = None) -> plt.Figure:
-    """One panel per grouping (e.g. by number of ratings, by like rate), one above the other:
-    the mean per-user difference in each group (bars, value written on each) and the share of
-    users where each model wins (lines, right axis, in percent).
+    """One row per grouping (e.g. by number of ratings, by like rate): on the left the mean
+    per-user difference in each group (bars, value written on each), on the right the share of
+    users in the group where each model wins (lines, in percent, 50 % dotted).
 
     Each frame is :func:`recsys_utils.population.wins_by` output (index: the groups; columns
     ``mean_diff`` and ``..._wins`` shares).
     """
     with book_style():
-        fig, axes = new_figure(len(groups), 1, height=(PANEL_HEIGHT_IN + 0.4) * len(groups) + 0.5)
+        fig, axes = new_figure(len(groups), 2, height=(PANEL_HEIGHT_IN + 0.3) * len(groups) + 0.5)
         legend: dict[str, object] = {}
-        for ax, (name, frame) in zip(axes[:, 0], groups.items()):
+        for (left, right), (name, frame) in zip(axes, groups.items()):
             x = np.arange(len(frame))
+            ticks = [str(i) for i in frame.index]
             diff = frame["mean_diff"].to_numpy(float)
-            bars = ax.bar(x, diff, color=np.where(diff >= 0, POSITIVE, NOT_LIKE), alpha=0.85,
-                          label="mean difference (left axis)")
-            label_bars(ax, bars, [f"{v:+.3f}" for v in diff])
-            ax.axhline(0, color=REFERENCE, linewidth=0.8)
-            ax.set_xticks(x, [str(i) for i in frame.index])
-            ax.set_xlabel(name)
-            ax.set_ylabel(ylabel)
+            bars = left.bar(x, diff, color=np.where(diff >= 0, POSITIVE, NOT_LIKE))
+            label_bars(left, bars, [f"{v:+.3f}" for v in diff])
+            left.axhline(0, color=REFERENCE, linewidth=0.8)
             lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
-            ax.set_ylim(-1.35 * lim - 1e-12, 1.35 * lim + 1e-12)
-            twin = ax.twinx()
-            for col, style in zip([c for c in frame.columns if c.endswith("_wins")],
-                                  ("-o", "--s")):
-                twin.plot(x, 100 * frame[col].to_numpy(float), style, color=REFERENCE,
-                          label=f"users where {col.removesuffix('_wins')} wins (%, right axis)")
-            twin.set_ylim(0, 100)
-            twin.set_ylabel("users (%)")
-            twin.spines["right"].set_visible(True)
-            for a in (ax, twin):
-                for h, label in zip(*a.get_legend_handles_labels()):
-                    legend.setdefault(label, h)
-        legend_below(fig, list(legend.values()), list(legend), n_cols=1)
+            left.set_ylim(-1.3 * lim - 1e-12, 1.3 * lim + 1e-12)
+            left.set_ylabel(ylabel)
+            for col, marker in zip([c for c in frame.columns if c.endswith("_wins")], "os^v"):
+                line, = right.plot(x, 100 * frame[col].to_numpy(float), marker=marker,
+                                   label=f"users where {col.removesuffix('_wins')} wins")
+                legend.setdefault(line.get_label(), line)
+            right.axhline(50, color=REFERENCE, ls=":", linewidth=0.8)
+            right.set_ylim(0, 100)
+            right.set_ylabel("users (%)")
+            for ax in (left, right):
+                ax.set_xticks(x, ticks)
+                ax.set_xlabel(name)
+        legend_below(fig, list(legend.values()), list(legend))
         if title:
             fig.suptitle(title)
     return fig
@@ -149,14 +145,14 @@ def ranking_bars(summary: pd.DataFrame, metric: str = "precision", *,
         x = np.arange(len(summary))
         mid = summary[metric].to_numpy(float)
         ax.bar(x, mid, color=POSITIVE, alpha=0.85,
-                      label=f"{metric} (expected over tie orders)")
+                      label="expected over tie orders")
         top = mid
         if f"{metric}_min" in summary and f"{metric}_max" in summary:
             high_values = summary[f"{metric}_max"].to_numpy(float)
             low = mid - summary[f"{metric}_min"].to_numpy(float)
             bounds = ax.errorbar(x, mid, yerr=[low, high_values - mid], fmt="none",
                                  ecolor=REFERENCE, capsize=4,
-                                 label="pessimistic .. optimistic tie order")
+                                 label="worst to best tie order")
             for cap in bounds.lines[1]:  # Matplotlib leaves the caps in the cycle's first colour
                 cap.set_color(REFERENCE)
             top = np.fmax(mid, high_values)
@@ -166,9 +162,7 @@ def ranking_bars(summary: pd.DataFrame, metric: str = "precision", *,
         ax.set_xticks(x, [str(m) for m in summary.index], rotation=20, ha="right")
         ax.set_ylabel(ylabel or metric_label(metric))
         ax.set_ylim(0, 1.3 * float(np.nanmax(top)) if len(top) and np.nanmax(top) > 0 else 1.0)
-        ax.legend(loc="upper right")
-        if title:
-            ax.set_title(title)
+        legend_above(ax, title)
     return ax.figure
 
 
@@ -188,7 +182,5 @@ def position_effect(effect: pd.DataFrame, *, ylabel: str = "mean |change in p(li
         ax.set_xticks(list(effect.index))
         ax.set_xlabel("position in the sequence (1 = read first)")
         ax.set_ylabel(ylabel)
-        ax.legend()
-        if title:
-            ax.set_title(title)
+        legend_above(ax, title, n_cols=min(len(effect.columns), 4))
     return ax.figure

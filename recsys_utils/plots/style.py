@@ -22,7 +22,6 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
-from cycler import cycler
 
 #: Width of the book's text column in inches (about 670 px at 96 px per inch): every figure's.
 PAGE_WIDTH_IN: float = 7.0
@@ -30,6 +29,9 @@ PAGE_WIDTH_IN: float = 7.0
 FONT_SIZE_PT: float = 12.0
 #: Height of one row of panels, in inches.
 PANEL_HEIGHT_IN: float = 3.2
+
+#: Height of one legend entry, in points.
+LEGEND_ROW_PT: float = 1.5 * FONT_SIZE_PT
 
 #: The Okabe-Ito palette (Okabe and Ito 2008), safe for colour-blind readers.
 OKABE_ITO: dict[str, str] = {
@@ -64,7 +66,7 @@ RC: dict[str, Any] = {
     "legend.title_fontsize": FONT_SIZE_PT,
     "figure.titlesize": FONT_SIZE_PT,
     "figure.labelsize": FONT_SIZE_PT,
-    "axes.prop_cycle": cycler(color=list(CYCLE)),
+    "axes.prop_cycle": mpl.cycler(color=list(CYCLE)),
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": False,
@@ -118,8 +120,19 @@ def legend_below(fig: plt.Figure, handles: Sequence[Any], labels: Sequence[str],
 
 
 def thousands(axis: Any) -> None:
-    """Write an axis' tick values with thousands separators (``12,500``)."""
-    axis.set_major_formatter(mticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    """Write an axis' tick values compactly: ``1,500`` below ten thousand, ``250k`` above;
+    at most six ticks."""
+    axis.set_major_locator(mticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(mticker.FuncFormatter(
+        lambda value, _: f"{value / 1000:,.0f}k" if abs(value) >= 10_000 else f"{value:,.0f}"))
+
+
+def legend_above(ax: plt.Axes, title: str | None = None, n_cols: int = 1) -> None:
+    """The axes' legend just above it, out of the data's way, and ``title`` above the legend."""
+    legend = ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=n_cols)
+    if title:
+        n_rows = -(-len(legend.get_texts()) // n_cols)
+        ax.set_title(title, pad=n_rows * LEGEND_ROW_PT + FONT_SIZE_PT)
 
 
 def symmetric_limit(values: np.ndarray) -> float:
