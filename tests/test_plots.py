@@ -189,6 +189,45 @@ def test_epoch_curves_number_epochs_from_the_first():
     assert_legible(fig)
 
 
+def test_accuracy_by_protocol_one_dot_per_seed():
+    rows = [{"seed": seed, "model": model, "protocol": protocol, "accuracy": acc + 0.01 * seed,
+             "majority": 0.85}
+            for seed in range(3)
+            for model, acc in (("lstm", 0.8), ("modified-lstm", 0.9))
+            for protocol in ("report (all rows)", "held-out, random split")]
+    fig = plots.accuracy_by_protocol(pd.DataFrame(rows), title="User 1: one dot per seed")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["report (all rows)",
+                                                            "held-out, random split"]
+    assert ax.get_ylabel() == "accuracy (%)"
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert sum(len(line.get_ydata()) for line in dots) == 12
+    np.testing.assert_allclose(sorted(dots[0].get_ydata()), [80, 81, 82])
+    assert _legend_labels(fig) == ["lstm", "modified-lstm", "majority baseline"]
+    assert_legible(fig)
+    assert_palette(fig)
+
+
+def test_predicted_vs_actual():
+    scores = pd.DataFrame({"rating": [1, 4, 4, 5, 3, 4], "part": ["train"] * 4 + ["test"] * 2,
+                           "rbm (x5)": [2.0, 3.0, 3.2, 3.1, 2.5, 3.4],
+                           "autoencoder": [1.5, 3.9, 4.1, 4.5, 2.9, 3.6]})
+    fig = plots.predicted_vs_actual(scores, ["rbm (x5)", "autoencoder"])
+    rbm, ae = fig.axes
+    assert rbm.get_title() == "rbm (x5)" and ae.get_title() == "autoencoder"
+    assert rbm.get_ylabel() == "predicted rating (stars)"
+    assert rbm.get_xlabel() == "actual rating (stars)"
+    train = rbm.get_lines()[0]
+    # Two train rows rated 4: spread sideways within the star, in order of prediction.
+    x, y = train.get_xdata(), train.get_ydata()
+    fours = np.abs(x - 4) < 0.5
+    assert fours.sum() == 2 and len(set(x[fours])) == 2
+    np.testing.assert_allclose(sorted(y[fours]), [3.0, 3.2])
+    assert _legend_labels(fig) == ["train rows", "test rows", "like threshold (3.5)"]
+    assert_legible(fig)
+    assert_palette(fig)
+
+
 # --- population (chapters 5 and 6) -----------------------------------------------------------
 
 
