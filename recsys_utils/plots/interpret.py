@@ -120,7 +120,7 @@ def plot_gate_heatmaps(trace: GateTrace, names: Sequence[str] = tuple(GATES),
             ax.set_xticks(ticks, [str(t + 1) for t in ticks])
             ax.set_yticks(ticks, [str(t + 1) for t in ticks])
         for i, ax in enumerate(axes.ravel()[len(names):], start=len(names)):
-            ax.set_visible(False)
+            fig.delaxes(ax)
             axes.ravel()[i - GATE_COLUMNS].xaxis.set_tick_params(labelbottom=True)
         for ax in axes[:, 0]:
             ax.set_ylabel("unit")

@@ -70,7 +70,7 @@ def metric_distributions(means: Mapping[str, pd.DataFrame], *,
             ax.set_ylim(0, 100)
             ax.grid(True)
         for ax in flat[len(means):]:
-            ax.set_visible(False)
+            fig.delaxes(ax)
         legend_below(fig, list(legend.values()), list(legend), n_cols=3)
         if title:
             fig.suptitle(title)
