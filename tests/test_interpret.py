@@ -1,4 +1,6 @@
-"""Tests of recsys_utils.interpret: occlusion, the NumPy gate trace, cold start, updates."""
+"""Tests of recsys_utils.interpret: occlusion, the NumPy gate trace, memory, cold start, updates.
+
+The figures of these results are tested in tests/test_plots.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from recsys_utils import interpret as I
 from recsys_utils.data import MovieLens
-from recsys_utils.features import user_dataset
+from recsys_utils.features import sample_users, user_dataset
 from recsys_utils.genres import REPORT_GENRES
 
 keras = pytest.importorskip("keras")
@@ -180,15 +182,22 @@ def _reordered(data: MovieLens, seed: int) -> MovieLens:
     return dataclasses.replace(data, ratings=data.ratings.iloc[perm].reset_index(drop=True))
 
 
-def test_sample_users_is_seeded_and_eligible(synthetic_ml1m):
-    a = I.sample_users(synthetic_ml1m, 5, min_ratings=40, seed=0)
-    b = I.sample_users(synthetic_ml1m, 5, min_ratings=40, seed=0)
-    np.testing.assert_array_equal(a, b)
+def test_the_sample_of_users_is_seeded_and_eligible(synthetic_ml1m):
+    """Chapter 7 samples its users with features.sample_users (interpret has no sampler)."""
+    assert not hasattr(I, "sample_users") and not hasattr(I, "seeded_order")
+    a = sample_users(synthetic_ml1m, 5, min_ratings=40, seed=0)
+    np.testing.assert_array_equal(a, sample_users(synthetic_ml1m, 5, min_ratings=40, seed=0))
     counts = synthetic_ml1m.ratings.groupby("user_id").size()
     assert (counts[a] >= 40).all() and len(set(a)) == 5 and np.all(np.diff(a) > 0)
-    assert not np.array_equal(a, I.sample_users(synthetic_ml1m, 5, min_ratings=40, seed=1))
+    assert not np.array_equal(a, sample_users(synthetic_ml1m, 5, min_ratings=40, seed=1))
     with pytest.raises(ValueError):
-        I.sample_users(synthetic_ml1m, 500, min_ratings=40)
+        sample_users(synthetic_ml1m, 500, min_ratings=40)
+
+
+def test_cold_start_split_is_a_cut_of_the_seeded_order(synthetic_ml1m):
+    ds = user_dataset(synthetic_ml1m, 3)
+    pool, test = I.cold_start_split(ds, 7, seed=2)
+    np.testing.assert_array_equal(np.concatenate([test, pool]), ds.seeded_order(2))
 
 
 def test_cold_start_split_is_disjoint_and_order_independent(synthetic_ml1m):
@@ -218,7 +227,7 @@ def test_popularity_scores_ignore_the_users_own_ratings(synthetic_ml1m):
 
 @pytest.mark.parametrize("trainer", ["keras", "batched"])
 def test_cold_start_experiment(synthetic_ml1m, trainer):
-    users = I.sample_users(synthetic_ml1m, 1 if trainer == "keras" else 3, min_ratings=40, seed=0)
+    users = sample_users(synthetic_ml1m, 1 if trainer == "keras" else 3, min_ratings=40, seed=0)
     res = I.cold_start_experiment(synthetic_ml1m, users, [10, 5], n_test=12, seed=0, epochs=2,
                                   trainer=trainer)
     assert len(res) == len(users) * 2 * len(I.COLD_START_MODELS)
@@ -335,8 +344,20 @@ def test_unknown_trainer():
                       pd.DataFrame)
 
 
-def test_rounded_removes_negative_zeros_and_keeps_ints():
-    frame = pd.DataFrame({"n": [1, 2], "x": [-1e-9, 0.123456]})
-    out = I.rounded(frame, 2)
-    assert out["n"].dtype == frame["n"].dtype
-    assert str(out.loc[0, "x"]) == "0.0" and out.loc[1, "x"] == 0.12
+def test_user_models_name_a_missing_user(synthetic_ml1m):
+    ds = user_dataset(synthetic_ml1m, 4)
+    models = I.train_user_models([ds.X[:20]], [ds.y[:20]], [4], trainer="batched", epochs=1)
+    with pytest.raises(KeyError, match="user 5"):
+        models.predict_user(5, ds.X[:2])
+
+
+def test_position_sensitivity_is_the_occlusion_of_each_user(synthetic_ml1m):
+    """position_sensitivity flips the flags as occlusion does: same mean |effect| per flag."""
+    dss = [user_dataset(synthetic_ml1m, u) for u in (1, 2)]
+    models = I.train_user_models([d.X[:30] for d in dss], [d.y[:30] for d in dss], [1, 2],
+                                 trainer="batched", epochs=1)
+    X_list = [dss[0].X[:6], np.zeros((0, 18), np.float32)]
+    sens = I.position_sensitivity(models.batched, X_list)
+    assert sens.shape == (2, 18) and np.isnan(sens[1]).all()
+    occ = I.occlusion(lambda Z: models.predict_user(1, Z), X_list[0])
+    np.testing.assert_allclose(sens[0], np.abs(occ.effect).mean(axis=0), atol=1e-6)
