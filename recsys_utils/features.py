@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils import report
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 
 if TYPE_CHECKING:  # pragma: no cover
     import scipy.sparse

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from recsys_utils import features as F
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 
 
 def test_genre_matrix_follows_the_report_column_order():

@@ -13,7 +13,7 @@ import pytest
 from recsys_utils import interpret as I
 from recsys_utils.data import MovieLens
 from recsys_utils.features import sample_users, user_dataset
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 
 keras = pytest.importorskip("keras")
 

@@ -19,7 +19,7 @@ from matplotlib.text import Text  # noqa: E402
 
 from recsys_utils import interpret as I  # noqa: E402
 from recsys_utils import plots  # noqa: E402
-from recsys_utils.genres import REPORT_GENRES  # noqa: E402
+from recsys_utils.data.genres import REPORT_GENRES  # noqa: E402
 from recsys_utils.plots import style  # noqa: E402
 
 #: Colours a figure may use for lines and bars: the palette, the reference black, the neutral grey.

@@ -187,9 +187,9 @@ def test_population_plots(small_run: population.PopulationRun):
     groups = population.wins_by(small_run.table, "modified", "lstm", by="n_ratings", bins=2)
     fig = plots.difference_by_group({"ratings": groups}, ylabel="difference")
     assert fig.axes
-    ax = plots.paired_differences({"a - b": np.array([0.1, -0.1, np.nan])}, xlabel="d")
-    assert ax.get_legend() is not None
+    fig = plots.paired_differences({"a - b": np.array([0.1, -0.1, np.nan])}, xlabel="d")
+    assert fig.axes[0].get_legend() is not None
     summary = pd.DataFrame({"precision": [0.2, 0.1], "precision_min": [0.1, 0.1],
                             "precision_max": [0.3, 0.1]}, index=["genre", "mf"])
-    ax = plots.ranking_bars(summary)
-    assert len(ax.patches) == 2
+    fig = plots.ranking_bars(summary)
+    assert len(fig.axes[0].patches) == 2

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -19,7 +19,7 @@ import pandas as pd
 
 from recsys_utils import report
 from recsys_utils.features import user_datasets
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 from recsys_utils.interpret.gates import CellWeights, cell_weights, trace_modified_lstm
 from recsys_utils.interpret.models import Trainer, UserModels, train_user_models
 from recsys_utils.interpret.occlusion import occlusion, with_flipped_copies

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 
 #: Fewest genres for which :func:`attribution_agreement` computes a rank correlation.
 MIN_GENRES_FOR_CORRELATION: int = 3

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.features import LIKE_THRESHOLD, genre_matrix
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 from recsys_utils.plots.style import (
     LIKE,
     NOT_LIKE,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 from recsys_utils.interpret.gates import GATES, GateTrace
 from recsys_utils.interpret.occlusion import Occlusion
 from recsys_utils.plots.population import metric_label

@@ -14,7 +14,7 @@ import pandas as pd
 
 from recsys_utils import report
 from recsys_utils.features import genre_matrix, user_dataset
-from recsys_utils.genres import REPORT_GENRES
+from recsys_utils.data.genres import REPORT_GENRES
 from recsys_utils.recommenders.base import Recommender
 from recsys_utils.recommenders.registry import resolve
 
