@@ -84,6 +84,9 @@ def book_figures() -> None:
     """
     import matplotlib
 
+    from recsys_utils.plots import style
+
+    style.apply()  # the book's palette and sizes for figures drawn in the notebooks too
     matplotlib.rcParams["svg.hashsalt"] = "recsys-utils"
     try:
         from IPython import get_ipython

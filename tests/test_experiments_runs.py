@@ -206,6 +206,10 @@ class FakeRecommender:
     def score(self, movie_ids):
         return np.asarray(movie_ids, dtype=np.float64) % 7 / 7
 
+    def recommend(self, top):
+        return pd.DataFrame({"rank": np.arange(1, top + 1), "movie_id": np.arange(top) * 3,
+                             "title": [f"movie {i}" for i in range(top)], "score": np.linspace(1, 0, top)})
+
 
 def fake_results(model: str, user_id: int, seed: int) -> dict[str, ClassificationResult]:
     return {p: ClassificationResult(
@@ -248,6 +252,7 @@ def test_a_user_fit_is_computed_once_and_read_back_whole(store: Store, fake_eval
         np.testing.assert_array_equal(got.movie_ids, own.to_numpy())
         np.testing.assert_array_equal(got.scores, own.to_numpy() % 7 / 7)
         assert got.fit_time_s == 1.25 and got.epoch_times_s == [0.5, 0.75]
+        assert list(got.recommendations["title"]) == [f"movie {i}" for i in range(20)]
     (entry,) = store.entries(USER_FIT)
     assert entry.params["model"] == "lstm" and entry.params["seed"] == 2
 

@@ -447,3 +447,15 @@ def test_rounded_removes_negative_zeros_and_keeps_ints():
     out = plots.rounded(frame, 2)
     assert out["n"].dtype == frame["n"].dtype
     assert str(out.loc[0, "x"]) == "0.0" and out.loc[1, "x"] == 0.12
+
+
+def test_grouped_bars_labels_every_bar_and_leaves_gaps():
+    from recsys_utils import plots
+
+    values = pd.DataFrame({"report": [84.91, np.nan], "ours": [84.91, 15.09]}, index=["lstm", "rbm"])
+    fig = plots.grouped_bars(values, ylabel="accuracy (%)", baseline=(84.91, "majority"))
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels.count("84.9") == 2 and "15.1" in labels and len(ax.patches) == 4
+    assert ax.get_ylabel() == "accuracy (%)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lstm", "rbm"]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, evaluate_user
 from recsys_utils.experiments.fingerprint import user_rows_fingerprint
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The experiment's name in the store.
 USER_FIT = "user-fit"
+#: Length of the top-N list of unseen movies stored with each fit (the report's top 20).
+TOP_N = 20
 
 
 @dataclass
@@ -45,6 +48,8 @@ class UserFit:
         like_threshold: a score above it predicts a like.
         fit_time_s, epoch_times_s: the fit's wall time and each epoch's, as measured when it
             was computed (a fit read from the store keeps its original times).
+        recommendations: the fitted recommender's top :data:`TOP_N` unseen movies
+            (``Recommender.recommend``: rank, movie_id, title, genres, score, tied).
         computed: whether the fit ran in this call (``False``: read from the store).
     """
 
@@ -61,6 +66,7 @@ class UserFit:
     like_threshold: float = 0.5
     fit_time_s: float | None = None
     epoch_times_s: list[float] = field(default_factory=list)
+    recommendations: pd.DataFrame | None = field(default=None, repr=False)
     computed: bool = False
 
 
@@ -86,7 +92,8 @@ def _fit_payload(model: str, data: MovieLens, user_id: int, settings: dict[str, 
             "scores": np.asarray(rec.score(movie_ids), dtype=np.float64),
             "like_threshold": float(rec.like_threshold),
             "fit_time_s": None if rec.fit_time_s is None else float(rec.fit_time_s),
-            "epoch_times_s": [float(t) for t in (rec.epoch_times_s or [])]}
+            "epoch_times_s": [float(t) for t in (rec.epoch_times_s or [])],
+            "recommendations": rec.recommend(TOP_N).reset_index(drop=True)}
 
 
 def user_fit(model: str, data: MovieLens, user_id: int, *, seed: int = 0,
@@ -120,4 +127,5 @@ def user_fit(model: str, data: MovieLens, user_id: int, *, seed: int = 0,
         results={p: ClassificationResult(**r) for p, r in value["results"].items()},
         history=value["history"], movie_ids=value["movie_ids"], scores=value["scores"],
         like_threshold=value["like_threshold"], fit_time_s=value["fit_time_s"],
-        epoch_times_s=value["epoch_times_s"], computed=stored.computed)
+        epoch_times_s=value["epoch_times_s"], recommendations=value.get("recommendations"),
+        computed=stored.computed)

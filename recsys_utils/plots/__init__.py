@@ -15,7 +15,7 @@ Okabe-Ito palette.
 - :mod:`.tables`: tables as printed.
 """
 
-from recsys_utils.plots.classifiers import accuracy_by_protocol, predicted_vs_actual
+from recsys_utils.plots.classifiers import accuracy_by_protocol, grouped_bars, predicted_vs_actual
 from recsys_utils.plots.data import (
     like_share_by_genre,
     rating_distribution,
@@ -43,7 +43,7 @@ from recsys_utils.plots.tables import rounded
 from recsys_utils.plots.training import curve_with_reference, epoch_curves, training_curves
 
 __all__ = [
-    "accuracy_by_protocol", "apply_style", "predicted_vs_actual", "curve_with_reference", "difference_by_group", "epoch_curves",
+    "accuracy_by_protocol", "apply_style", "grouped_bars", "predicted_vs_actual", "curve_with_reference", "difference_by_group", "epoch_curves",
     "like_share_by_genre", "metric_distributions", "paired_differences", "plot_attribution_by_order",
     "plot_cold_start", "plot_decay_by_distance", "plot_gate_heatmaps", "plot_genre_attributions",
     "plot_memory_profile", "plot_occlusion_heatmap", "position_effect", "ranking_bars",

@@ -13,18 +13,18 @@ from recsys_utils.plots.style import (
     CYCLE,
     REFERENCE,
     book_style,
+    label_bars,
     legend_above,
     legend_below,
     new_figure,
     single_axes,
 )
+from recsys_utils.recommenders.collaborative import RATING_LIKE_THRESHOLD
 
 #: Horizontal spread of the dots of one model (or one star rating), in category widths.
 STRIP_WIDTH: float = 0.3
 #: Sideways offset between the row sets of one star in :func:`predicted_vs_actual`.
 PART_OFFSET: float = 0.2
-#: A predicted rating above this is a predicted like (the report's 3.5 on the 1-5 scale).
-RATING_LIKE_THRESHOLD: float = 3.5
 #: Markers of the row sets of :func:`predicted_vs_actual`, in order.
 PART_MARKERS: tuple[str, ...] = ("o", "x", "s", "^")
 
@@ -104,3 +104,36 @@ def predicted_vs_actual(scores: pd.DataFrame, columns: Sequence[str], *,
         if title:
             fig.suptitle(title)
     return fig
+
+
+def grouped_bars(values: pd.DataFrame, *, ylabel: str, baseline: tuple[float, str] | None = None,
+                 decimals: int = 1, ymax: float | None = None, title: str | None = None
+                 ) -> plt.Figure:
+    """Bars grouped by row (e.g. one group per model), one bar per column (e.g. the report's
+    figure and ours under each protocol), each labelled with its value; a missing value leaves
+    a gap.
+
+    Args:
+        values: ``(n_groups, n_series)``; the index names the groups, the columns the series.
+        baseline: ``(value, label)``: a dotted horizontal line across the groups.
+        decimals: digits of the bar labels.
+    """
+    n_series = values.shape[1]
+    width = 0.8 / n_series
+    x = np.arange(len(values))
+    with book_style():
+        ax = single_axes(None)
+        for j, column in enumerate(values.columns):
+            heights = values[column].to_numpy(float)
+            bars = ax.bar(x + (j - (n_series - 1) / 2) * width, np.nan_to_num(heights), width,
+                          label=column, color=CYCLE[j % len(CYCLE)])
+            label_bars(ax, bars, ["" if np.isnan(h) else f"{h:.{decimals}f}" for h in heights],
+                       rotation=90)
+        if baseline is not None:
+            ax.axhline(baseline[0], color=REFERENCE, ls=":", label=baseline[1])
+        ax.set_xticks(x, list(values.index))
+        ax.set_ylabel(ylabel)
+        top = np.nanmax(values.to_numpy(float)) if ymax is None else ymax
+        ax.set_ylim(0, top * 1.25)
+        legend_above(ax, title, n_cols=2)
+    return ax.figure

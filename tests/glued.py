@@ -1,0 +1,61 @@
+"""Read the values a committed notebook recorded with ``glue`` (myst-nb), for the tests.
+
+Every number that a conclusion of the book rests on is glued by its notebook under a name and
+quoted in the prose through that name; ``tests/test_glued_*.py`` check those values against
+independent expectations. This module reads them back from the committed ``.ipynb`` files
+(no execution): the ``text/plain`` of each output whose metadata carries ``scrapbook.name``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def notebook_path(chapter: str) -> Path:
+    """The notebook whose file name starts with ``chapter`` (e.g. ``"02"``)."""
+    found = sorted(NOTEBOOKS.glob(f"{chapter}_*.ipynb"))
+    assert len(found) == 1, f"no single notebook for chapter {chapter!r}: {found}"
+    return found[0]
+
+
+@cache
+def glued(chapter: str) -> dict[str, Any]:
+    """``{name: value}`` of every glued value of a chapter's committed notebook.
+
+    Values are parsed from their ``text/plain`` repr with ``ast.literal_eval`` (numbers,
+    strings, tuples, lists, dicts); a value that does not parse is returned as its text.
+    """
+    nb = json.loads(notebook_path(chapter).read_text(encoding="utf-8"))
+    out: dict[str, Any] = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            text = output.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain")
+            if text is None:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            name = meta["name"]
+            assert name not in out, f"{name!r} glued twice in chapter {chapter}"
+            try:
+                out[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[name] = text
+    return out
+
+
+_GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`(?:([^`:]+?)::)?([A-Za-z0-9_.-]+)(?::[^`]*)?`")
+
+
+def glue_references(text: str) -> list[tuple[str | None, str]]:
+    """``(document or None, name)`` of every ``{glue}`` / ``{glue:text}`` role in ``text``."""
+    return [(m.group(1), m.group(2)) for m in _GLUE_ROLE.finditer(text)]
