@@ -67,7 +67,7 @@ def probability(net, logit):  # pragma: no cover - compiled
     return hard_sigmoid(logit, net.out)[0]
 
 
-@kernel
+@inline_kernel
 def head(net, nbr, hs, batch, w, g, dh):  # pragma: no cover - compiled
     """Output dropout, Dense(1), output activation and binary cross-entropy of the first
     ``nbr`` rows; returns the batch's mean loss.
@@ -140,7 +140,7 @@ def _head_sigmoid(nbr, hs, mo, yb, wd, bd, dh, g_wd, g_bd):  # pragma: no cover 
     return total / nbr
 
 
-@kernel
+@inline_kernel
 def forward_buffers(n_steps, bsz, u, k):  # pragma: no cover - compiled
     """Zeroed :class:`~recsys_utils.batched.kernel_types.Forward` buffers for ``bsz`` rows."""
     return Forward(np.zeros((n_steps, bsz, k), np.float32),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_utils.batched.jit import ZERO, kernel, next_random
+from recsys_utils.batched.jit import ZERO, inline_kernel, kernel, next_random
 from recsys_utils.batched.layout import TRAINED_EMBEDDING_ROWS
 from recsys_utils.batched.linalg import gather_sum, scatter_acc
 
@@ -58,7 +58,7 @@ def draw_bits(state, n, threshold, one_bit):  # pragma: no cover - compiled
     return bits
 
 
-@kernel
+@inline_kernel
 def draw_mask(state, out, n, dropout):  # pragma: no cover - compiled
     """Fill ``out`` ``(ceil(n / 64),)`` uint64 with the mask of ``n`` units (word ``w`` holds
     units ``64 w ..``); ``n <= 64`` draws exactly what one :func:`draw_bits` draws."""
@@ -103,7 +103,7 @@ def build_tables(w, scale, d, tab):  # pragma: no cover - compiled
                 row[j] += b_in[j]
 
 
-@kernel
+@inline_kernel
 def project_inputs(nbr, batch, tables, d, gates):  # pragma: no cover - compiled
     """``gates[t, r]`` ``(T, B, K)`` = the input projection of (row ``r < nbr``, step ``t``):
     the sum of its table rows (:func:`build_tables` must have filled ``tables.tab``)."""
@@ -121,7 +121,7 @@ def project_inputs(nbr, batch, tables, d, gates):  # pragma: no cover - compiled
             gather_sum(gates[t, r], tab, rows, nq)
 
 
-@kernel
+@inline_kernel
 def input_gradients(nbr, batch, tables, w, g, scale, dzx):  # pragma: no cover - compiled
     """Add the gradients of the input bias, kernel and embedding to ``g`` (padded
     :class:`~recsys_utils.batched.kernel_types.Weights`), from ``dzx`` ``(T, B, K)``.

@@ -11,7 +11,7 @@ import numpy as np
 
 from recsys_utils.batched.batch import batch_loss_grad, forward_buffers, probability, workspace
 from recsys_utils.batched.inputs import draw_bits, draw_mask
-from recsys_utils.batched.jit import F32, ZERO, kernel, next_random
+from recsys_utils.batched.jit import F32, ZERO, inline_kernel, kernel, next_random
 from recsys_utils.batched.layout import CELL_GRU, TRAINED_EMBEDDING_ROWS
 from recsys_utils.batched.recurrent import recurrent_forward
 from recsys_utils.batched.weights import copy_padded, gate_params, to_padded, unpack
@@ -21,7 +21,7 @@ _HALF = np.uint64(32)
 PREDICT_BATCH = 64
 
 
-@kernel
+@inline_kernel
 def shuffle_rows(perm, state):  # pragma: no cover - compiled
     """Fisher-Yates shuffle of ``perm`` ``(n,)`` in place, from the random stream ``state``."""
     for i in range(perm.shape[0] - 1, 0, -1):
@@ -29,7 +29,7 @@ def shuffle_rows(perm, state):  # pragma: no cover - compiled
         perm[i], perm[j] = perm[j], perm[i]
 
 
-@kernel
+@inline_kernel
 def load_batch(X, y, perm, start, nbr, ws, state, net, dropout):  # pragma: no cover - compiled
     """Copy rows ``perm[start:start + nbr]`` of ``X`` ``(n, T)``, ``y`` ``(n,)`` into
     ``ws.batch`` and draw, row by row, the input dropout mask of every step then the output
@@ -47,7 +47,7 @@ def load_batch(X, y, perm, start, nbr, ws, state, net, dropout):  # pragma: no c
         draw_mask(state, batch.out_bits[r], net.units, dropout)
 
 
-@kernel
+@inline_kernel
 def adam_step(tp, mp, vp, grad, steps, adam):  # pragma: no cover - compiled
     """One Adam update of the padded weights ``tp`` and moments ``mp``, ``vp`` (all
     ``(size,)``) from ``grad``; Keras' rule: ``alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)``."""

@@ -85,7 +85,7 @@ def copy_padded(src, dst, net, to_padded):  # pragma: no cover - compiled
     b.bd[:] = a.bd
 
 
-@kernel
+@inline_kernel
 def to_padded(theta, net):  # pragma: no cover - compiled
     """A padded working copy ``(padded_size,)`` of a flat weight vector ``theta`` ``(P,)``."""
     kp = padded_width(n_gates(net.cell) * net.units)
