@@ -15,6 +15,14 @@ read from the cache: each process that sets ``RECSYS_FASTMATH=0`` compiles the k
 (about a minute on 2 cores).  With fastmath on (the default) the kernels are cached on disk
 (``__pycache__`` next to these files, or ``NUMBA_CACHE_DIR``).
 
+Round-off also depends on whether a process compiled the kernels itself or loaded them from
+the cache: the two give results that differ in the last bits (up to 1.2e-7 on the weights after
+6 epochs, on 19 cell / seed / dropout cases), each reproducible.  So the first process on a
+fresh checkout (or cache) can print slightly different numbers from every later one; to get the
+cached numbers everywhere, compile once in a separate process first (for example
+``python -c "from recsys_utils.batched import train_users; import numpy as np;
+train_users([np.zeros((2, 18))], [np.zeros(2)], epochs=1, progress=False)"``).
+
 A caution for whoever edits a kernel: Numba checks a cached function against its own source
 file only, so after editing one kernel module, clear the cache (``find recsys_utils/batched
 -name '*.nb[ic]' -delete``) before trusting a run, or the modules that call it may keep the
