@@ -10,7 +10,10 @@ taking each model's ratio to the report's modified cell within the round
    (default 256), where the cell's arithmetic dominates; on an NVIDIA GPU, ``lstm-cudnn`` and
    ``gru-cudnn`` (Keras' default activations) run cuDNN's fused kernels, while the report's
    activations keep ``lstm-same-size``, ``gru-same-size`` and our cells on Keras' generic loop;
-3. the batched per-user trainer (:mod:`recsys_utils.batched`, CPU only), per user and epoch.
+3. the batched per-user trainer (:mod:`recsys_utils.batched`, CPU only), per user and epoch;
+4. the batched trainer on the report's two recommenders as the report configured them
+   (``modified-lstm``: 18 units, dropout 0.5; ``lstm``: 100 units, no dropout, sigmoid output),
+   per user-step (one Adam update of one user's network).
 
 Usage (from the repository root, with the project's environment)::
 
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                    epochs=max(args.big_epochs, 2), rounds=args.rounds)
     batched = timing.batched_epoch_times(n_users=args.users, n_rows=args.rows,
                                          epochs=args.batched_epochs, rounds=args.rounds)
+    report = timing.batched_step_times(n_users=args.users, n_rows=args.rows,
+                                       epochs=args.batched_epochs, rounds=args.rounds)
     where = "GPU" if gpu else "CPU"
     parts = [
         f"[1] Keras on {where}, {args.rows} rows in batches of 10 (one user), ms per epoch, "
@@ -73,6 +78,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"[3] batched trainer (CPU, {info['cpu_cores']} cores), {args.users} users of "
         f"{args.rows} rows, us per user-epoch:",
         timing.summarize_epoch_times(batched, "user_epoch_s", 1e6, "us").round(3).to_string(),
+        f"[4] batched trainer, the report's two recommenders, {args.users} users of "
+        f"{args.rows} rows, us per user-step (ratio: LSTM(100) over modified(18)):",
+        timing.summarize_epoch_times(report, "user_step_s", 1e6, "us").round(3).to_string(),
     ]
     if gpu:
         parts.append("On this GPU, lstm-cudnn and gru-cudnn may use cuDNN's fused kernels; the "
@@ -86,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
         "keras_small": small.to_dict(orient="records"),
         "keras_big": big.to_dict(orient="records"),
-        "batched": batched.to_dict(orient="records"), "summary": summary}
+        "batched": batched.to_dict(orient="records"),
+        "report_networks": report.to_dict(orient="records"), "summary": summary}
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

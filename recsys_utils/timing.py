@@ -141,3 +141,45 @@ def batched_epoch_times(cells: Sequence[str] = ("modified", "nfg", "lstm", "gru"
             rows.append({"round": r, "model": cell,
                          "user_epoch_s": res.train_time_s / (n_users * epochs)})
     return _with_ratios(pd.DataFrame(rows), "user_epoch_s", "modified")
+
+
+def batched_step_times(networks: Sequence[str] = ("modified-lstm", "lstm"), *,
+                       X_list: Sequence[np.ndarray] | None = None,
+                       y_list: Sequence[np.ndarray] | None = None, n_users: int = 50,
+                       n_rows: int = 110, epochs: int = 5, batch_size: int = 10,
+                       rounds: int = 3, seed: int = 0, n_threads: int | None = None
+                       ) -> pd.DataFrame:
+    """Seconds per user-step (one Adam update of one user's network, a batch of
+    ``batch_size`` rows) of the report's recommenders in the batched trainer, interleaved in
+    rotated orders.
+
+    Args:
+        networks: names of :data:`recsys_utils.batched.REPORT_NETWORKS` (``"modified-lstm"``:
+            18 units, dropout; ``"lstm"``: 100 units, no dropout).
+        X_list, y_list: the users' rows ``(n_u, 18)``, ``(n_u,)`` (e.g. real users' training
+            rows); default ``n_users`` copies of :func:`synthetic_rows` (``n_rows`` rows).
+        epochs: epochs per run (every run trains each network on all users).
+
+    Returns:
+        One row per (round, network): ``round``, ``model``, ``user_step_s`` (train time over
+        the users' total Adam steps), ``ratio_to_modified`` (over ``"modified-lstm"``'s in
+        the same round).
+    """
+    from recsys_utils.batched import REPORT_NETWORKS, train_users
+
+    unknown = [n for n in networks if n not in REPORT_NETWORKS]
+    if unknown:
+        raise ValueError(f"unknown networks {unknown}; expected names from "
+                         f"{list(REPORT_NETWORKS)}")
+    if X_list is None or y_list is None:
+        X, y = synthetic_rows(n_rows, seed=seed)
+        X_list, y_list = [X.astype(np.uint8)] * n_users, [y] * n_users
+    steps = sum(epochs * -(-len(y) // batch_size) for y in y_list)
+    rows = []
+    for r in range(rounds):
+        for name in _rotated(networks, r):
+            res = train_users(list(X_list), list(y_list), network=REPORT_NETWORKS[name],
+                              epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
+                              n_threads=n_threads)
+            rows.append({"round": r, "model": name, "user_step_s": res.train_time_s / steps})
+    return _with_ratios(pd.DataFrame(rows), "user_step_s", "modified-lstm")

@@ -45,3 +45,17 @@ def test_batched_epoch_times():
     assert frame.loc[frame["model"] == "modified", "ratio_to_modified"].item() == 1.0
     summary = timing.summarize_epoch_times(frame, "user_epoch_s", 1e6, "us")
     assert "median_us" in summary.columns
+
+
+def test_batched_step_times_compares_the_reports_networks():
+    from recsys_utils.timing import synthetic_rows
+
+    X, y = synthetic_rows(12, seed=2)
+    frame = timing.batched_step_times(X_list=[X, X[:7]], y_list=[y, y[:7]], epochs=1,
+                                      rounds=2)
+    assert frame[["round", "model"]].values.tolist() == [
+        [0, "modified-lstm"], [0, "lstm"], [1, "lstm"], [1, "modified-lstm"]]
+    mod = frame[frame["model"] == "modified-lstm"]
+    np.testing.assert_allclose(mod["ratio_to_modified"], 1.0)
+    with pytest.raises(ValueError, match="unknown networks"):
+        timing.batched_step_times(("gru",))
