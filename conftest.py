@@ -50,6 +50,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if reason:
         for item in notebook_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+        return
+    # The committed outputs were computed with the batched trainer's kernels loaded from
+    # Numba's cache; compile them there first, so that the kernels nbval starts load them too.
+    from recsys_utils.batched import warm_cache
+
+    warm_cache()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -1,10 +1,18 @@
-"""Command line: ``python -m recsys_utils data|train|recommend`` (also ``recsys-utils``).
+"""Command line: ``python -m recsys_utils data|train|recommend|store`` (also ``recsys-utils``).
 
 Examples::
 
     python -m recsys_utils data --dataset ml-1m --user 1
     python -m recsys_utils train --model modified-lstm --user 1 --protocol report --seed 0
+    python -m recsys_utils train --model rbm --user 1 --epochs 3 --json   # with its history
     python -m recsys_utils recommend --model rbm --user 1 --top 10
+    python -m recsys_utils store list          # the experiment store's entries
+    python -m recsys_utils store clear --stale # remove entries this code would not use
+
+``--model`` takes a model's name or any of its aliases (:mod:`recsys_utils.recommenders.registry`).
+``train --json`` prints the result and the model's per-epoch ``history`` (loss and accuracy for
+the Keras classifiers, the reconstruction error for the RBM, the train and test errors for the
+autoencoder); ``recommend --json`` prints the list with titles, genres and scores.
 
 The data folder comes from ``--data-dir``, else ``RECSYS_DATA_DIR``, else the cache, else
 the official archive is downloaded and verified. A ``--data-dir`` or ``RECSYS_DATA_DIR``
@@ -43,6 +51,7 @@ from recsys_utils.errors import (
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult
 from recsys_utils.features import REPORT_TRAIN_FRACTION
 from recsys_utils.recommenders import MODEL_NAMES
+from recsys_utils.recommenders.registry import resolve as resolve_model
 
 DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 #: Largest seed accepted (NumPy and TensorFlow take 32-bit seeds).
@@ -144,6 +153,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_ARGUMENT, f"error: {message} (see '{self.prog} --help')\n")
 
 
+def _model_name(name: str) -> str:
+    """``--model``'s type: the registered name of a model name or alias."""
+    try:
+        return resolve_model(name).name
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} (or an alias)") from None
+
+
+def _json_value(x: Any) -> Any:
+    """``x`` with NaN and infinities as ``None`` (strict JSON), recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _json_value(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_value(v) for v in x]
+    return x
+
+
+def _store_command(args: argparse.Namespace) -> int:
+    from recsys_utils.experiments import Store, clear_store, list_store
+
+    store = Store(args.store_dir) if args.store_dir else None
+    if args.action == "list":
+        print(list_store(store, args.experiment, as_json=args.json))
+    else:
+        print(clear_store(store, args.experiment, stale_only=args.stale))
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recsys_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -168,7 +208,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         ("recommend", "train a model for one user and print its top-N table")):
         p = sub.add_parser(name, help=help_)
         common(p)
-        p.add_argument("--model", required=True, choices=MODEL_NAMES)
+        p.add_argument("--model", required=True, type=_model_name,
+                       help=f"one of {', '.join(MODEL_NAMES)} (or an alias)")
         p.add_argument("--seed", type=int, default=0, help=f"0 to {MAX_SEED}")
         p.add_argument("--epochs", type=int, default=None, help="1 or more (default: the report's)")
         p.add_argument("--split", default="ordered", choices=("ordered", "random"),
@@ -178,6 +219,17 @@ def _build_parser() -> argparse.ArgumentParser:
             p.add_argument("--protocol", default="report", choices=PROTOCOLS)
         else:
             p.add_argument("--top", type=int, default=10, help="1 or more")
+
+    p_store = sub.add_parser("store", help="list or clear the experiment store (cached results)")
+    p_store.add_argument("action", choices=("list", "clear"))
+    p_store.add_argument("--experiment", default=None, help="only this experiment's entries")
+    p_store.add_argument("--stale", action="store_true",
+                         help="clear: only entries this version of the code would not use")
+    p_store.add_argument("--store-dir", default=None,
+                         help="the store's folder (default: RECSYS_STORE_DIR, else the cache)")
+    p_store.add_argument("--json", action="store_true", help="list: one JSON object")
+    p_store.add_argument("--debug", action="store_true",
+                         help="on an error, show the traceback instead of one line")
     return parser
 
 
@@ -243,6 +295,8 @@ def _warnings_as_lines() -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "store":
+        return _store_command(args)
     validate_args(args)
     data = _load(args)
     validate_against_data(args, data)
@@ -258,7 +312,14 @@ def _run(args: argparse.Namespace) -> int:
                                  seed=args.seed, epochs=args.epochs, verbose=args.verbose)
     if args.command == "train":
         result = results[protocol]
-        print(json.dumps(result.to_dict())) if args.json else _print_result(result)
+        history = {k: [float(v) for v in vs] for k, vs in (getattr(rec, "history", None) or {}).items()}
+        if args.json:
+            print(json.dumps(_json_value({**result.to_dict(), "history": history})))
+        else:
+            _print_result(result)
+            for key, values in history.items():
+                shown = ", ".join(f"{v:.4g}" for v in values[-3:])
+                print(f"history {key:<22s}{len(values)} epochs, last: {shown}")
         return 0
     table = rec.recommend(args.top)
     if args.json:

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebook matches", file=sys.stderr)
         return 1
     overrides = _parse_set(args.set)
+    from recsys_utils.batched import warm_cache
+
+    warm_cache()  # every kernel then loads the same compiled code (see recsys_utils.batched.jit)
     seconds: dict[str, float] = {}
     for path in paths:
         params = load_parameters(path.stem) | overrides

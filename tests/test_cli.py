@@ -84,3 +84,36 @@ def test_data_on_a_synthetic_ml25m_twin(tmp_path):
     assert summary["dataset"] == "ml-25m" and summary["users"] == 15
     assert summary["user"]["attributes"] == 19  # the release's genres, IMAX included
     assert out.stderr == ""
+
+
+@pytest.mark.parametrize("model, key", [("rbm", "reconstruction_mse"), ("lstm", "loss"),
+                                        ("modified", "accuracy"), ("autoencoder", "train_mse")])
+def test_train_json_prints_the_history_of_every_model(synthetic_dir, capsys, model, key):
+    """``train --json`` carries one value per epoch of the model's history; aliases resolve."""
+    code = main(["train", "--model", model, "--user", "1", "--epochs", "3", "--json",
+                 "--data-dir", str(synthetic_dir), "--no-download"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["history"][key]) == 3
+    assert all(v is None or isinstance(v, float) for v in out["history"][key])
+
+
+def test_unknown_model_is_one_line_with_exit_code_2(synthetic_dir, capsys):
+    code = main(["train", "--model", "deep-forest", "--data-dir", str(synthetic_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unknown model 'deep-forest'" in err
+
+
+def test_store_list_and_clear(tmp_path, capsys):
+    from recsys_utils.experiments import Store
+
+    store = Store(tmp_path / "store")
+    store.cached("demo", {"a": 1}, lambda: {"x": 1.5})
+    assert main(["store", "list", "--store-dir", str(tmp_path / "store"), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in listed["entries"]] == ["demo"]
+    (tmp_path / "store" / "mine.txt").write_text("not the store's")
+    assert main(["store", "clear", "--store-dir", str(tmp_path / "store")]) == 0
+    assert "removed 1 entries" in capsys.readouterr().out
+    assert (tmp_path / "store" / "mine.txt").read_text() == "not the store's"
+    assert not Store(tmp_path / "store").entries()

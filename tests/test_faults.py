@@ -272,7 +272,7 @@ def test_bad_argument_is_refused_before_loading(argv: list[str], needle: str, tm
 
 @pytest.mark.parametrize(("argv", "needle"), [
     (["train", "--model", "lstm", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'"),
-    (["train", "--model", "nonsense"], "argument --model: invalid choice: 'nonsense'"),
+    (["train", "--model", "nonsense"], "argument --model: unknown model 'nonsense'"),
     (["data", "--dataset", "ml-99m"], "argument --dataset: invalid choice"),
     (["fly"], "argument command: invalid choice"),
 ])

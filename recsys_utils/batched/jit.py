@@ -52,6 +52,28 @@ ZERO, ONE = F32(0.0), F32(1.0)
 SIMD_LANES = 8
 
 
+#: What :func:`warm_cache` runs in its own process: one tiny training, which compiles (or loads)
+#: every kernel.
+_WARM_UP = ("import numpy as np; from recsys_utils.batched import train_users; "
+            "train_users([np.zeros((2, 18), np.uint8)], [np.zeros(2, np.float32)], epochs=1, "
+            "progress=False)")
+
+
+def warm_cache() -> None:
+    """Compile the kernels into Numba's on-disk cache in a separate process.
+
+    Call it before running notebooks or checks that train with this package: every process
+    then loads the kernels from the cache, and prints the same last digits (see the module
+    docstring). A no-op cost of a second or two when the cache is already warm; with
+    ``RECSYS_FASTMATH=0`` nothing is cached, so it does nothing.
+    """
+    import subprocess
+    import sys
+
+    if FASTMATH:
+        subprocess.run([sys.executable, "-c", _WARM_UP], check=True)
+
+
 def kernel(fn):  # noqa: ANN001, ANN201 - a decorator
     """Compile ``fn`` as a kernel (:data:`JIT_OPTIONS`)."""
     return nb.njit(**JIT_OPTIONS)(fn)

@@ -91,18 +91,32 @@ def default_store_dir() -> Path:
     return base / "recsys_utils" / "experiments"
 
 
+#: The parts of the package whose code decides what an experiment computes (paths relative to
+#: the package). The command line, figures, interpretation helpers, the book's Sphinx hook and
+#: the store's listing are left out: editing them must not make every result stale.
+COMPUTING_CODE: tuple[str, ...] = (
+    "batched", "cells.py", "data", "errors.py", "evaluation", "features.py", "models",
+    "population.py", "recommenders", "report.py", "experiments/codec.py",
+    "experiments/population_runs.py", "experiments/user_fits.py",
+)
+
+
 def code_digest() -> str:
-    """SHA-256 (16 hex digits) of the package's Python sources.
+    """SHA-256 (16 hex digits) of the Python sources that compute results
+    (:data:`COMPUTING_CODE`), byte for byte.
 
     ``recsys_utils.__version__`` does not change between commits, so a key holding only the
     version would hand back a result computed by older code; the digest makes every change of
-    the package's code a new key (the cost: after any edit, everything is computed again).
+    that code a new key (the cost: after such an edit, everything is computed again).
     """
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for part in COMPUTING_CODE:
+        path = root / part
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(root).as_posix().encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
