@@ -596,3 +596,14 @@ def test_importing_the_store_does_not_import_tensorflow_or_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_code_digest_ignores_docstrings_comments_and_layout(tmp_path, monkeypatch):
+    """Reformatting or documenting the code keeps stored results; changing it does not."""
+    from recsys_utils.experiments import store as store_module
+
+    a = b'"""Doc."""\ndef f(x):\n    """Doc."""\n    return x + 1  # note\n'
+    b = b'def f(x):\n\n    return (x\n            + 1)\n'
+    c = b"def f(x):\n    return x + 2\n"
+    dump = store_module._code_without_docstrings
+    assert dump(a) == dump(b) != dump(c)

@@ -15,13 +15,13 @@ Checks, in order:
    naming the file and the line where it departs from the release;
 2. the MD5 of each file whose official checksum is known: a difference is only a
    :class:`DataWarning`, because an honest copy may hold the same lines in another order
-   (the project's working copy of ML-1M does) or with other line ends;
+   (a re-assembled copy of ML-1M may) or with other line ends;
 3. after parsing (:func:`check_counts`): the numbers of ratings, users, movies, and of users
    and movies with at least one rating. A difference is a :class:`DataDamagedError`.
 
 GroupLens publishes checksums of the archives only. The MD5s of extracted files below were
-computed from files the project's working copy documents as original; that of ML-1M's
-``ratings.dat`` is not known (the working copy's line order differs), so it is not checked.
+computed from files known to be original; that of ML-1M's
+``ratings.dat`` is not known (an honest copy may order its lines differently), so it is not checked.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ RELEASE_FACTS: Mapping[str, ReleaseFacts] = MappingProxyType({
     ),
     # The later releases: the numbers of ratings, movies and users their READMEs publish
     # (every user rated at least 20 movies). Not checked against the files here (they are
-    # not in the working copy): the number of rated movies and the final line ends are not
+    # not in the copies checked): the number of rated movies and the final line ends are not
     # known, so they are not checked.
     "ml-10m": ReleaseFacts(
         lines=MappingProxyType({"ratings.dat": 10_000_054, "movies.dat": 10_681}),

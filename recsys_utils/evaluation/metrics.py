@@ -6,7 +6,7 @@
   ties going to like.
 - **Metrics** (:func:`classification_metrics`): accuracy, balanced accuracy, ROC AUC (``NaN``
   for one class) and the predicted like share of one user's rows.
-- **Metrics that mean one thing** (:func:`held_out_metrics_defined`, issue 15): balanced
+- **Metrics that mean one thing** (:func:`held_out_metrics_defined`): balanced
   accuracy and AUC are ``NaN`` when the scored rows hold one class only, and
   :func:`dropped_counts` says how many users and user-seeds each metric then drops. The
   chapters adopt it later; :func:`classification_metrics` keeps today's outputs.

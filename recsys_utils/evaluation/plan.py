@@ -1,4 +1,4 @@
-"""The statistical plan of the population chapters, written down once (issue 15, item 3).
+"""The statistical plan of the population chapters, written down once.
 
 A :class:`StatisticalPlan` is stated before the results: one primary endpoint (two models and
 one metric), the estimand whose test and interval agree (the Hodges-Lehmann shift with the

@@ -1,4 +1,4 @@
-"""The statistical plan for population claims (issue 15): one test with the interval that
+"""The statistical plan for population claims: one test with the interval that
 belongs to it, equivalence, multiplicity and interaction, on paired per-user differences.
 
 Users are the units: a user's metric is averaged over seeds first (:func:`paired_differences`),

@@ -2,7 +2,7 @@
 canonical JSON and the entry's key.
 
 The data fingerprint is a content hash of the three MovieLens frames that does not depend on
-the order of their rows (the shared working copy of ML-1M holds the official rows in another
+the order of their rows (a copy of ML-1M may hold the official rows in another
 order): each row is hashed on its own (:func:`pandas.util.hash_pandas_object`, 64 bits per
 row, all columns), the row hashes are sorted, and SHA-256 is taken over the sorted hashes
 together with each frame's name, column names, dtypes and length. Any changed value changes

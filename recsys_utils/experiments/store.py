@@ -6,6 +6,7 @@ the result. How one entry is laid out, written and checked: :mod:`~recsys_utils.
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 import hashlib
 import json
@@ -101,13 +102,25 @@ COMPUTING_CODE: tuple[str, ...] = (
 )
 
 
+def _code_without_docstrings(source: bytes) -> bytes:
+    """The syntax tree of a module, without docstrings, comments or layout (``ast.dump``)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
 def code_digest() -> str:
-    """SHA-256 (16 hex digits) of the Python sources that compute results
-    (:data:`COMPUTING_CODE`), byte for byte.
+    """SHA-256 (16 hex digits) of the code that computes results (:data:`COMPUTING_CODE`).
 
     ``recsys_utils.__version__`` does not change between commits, so a key holding only the
     version would hand back a result computed by older code; the digest makes every change of
-    that code a new key (the cost: after such an edit, everything is computed again).
+    that code a new key (the cost: after such an edit, everything is computed again). It hashes
+    each module's syntax tree without docstrings, so editing documentation, comments or layout
+    keeps the stored results.
     """
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
@@ -116,7 +129,7 @@ def code_digest() -> str:
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for file in files:
             digest.update(file.relative_to(root).as_posix().encode())
-            digest.update(file.read_bytes())
+            digest.update(_code_without_docstrings(file.read_bytes()))
     return digest.hexdigest()[:16]
 
 
