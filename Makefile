@@ -1,12 +1,13 @@
 # Two entry points on a fresh machine (Python 3.10+ with pip):
 #   make book   set up .venv if missing, execute every notebook with papermill, build the HTML book
-#   make test   set up .venv if missing, run the whole test suite (unit, real-data, nbval, site)
+#   make test   set up .venv if missing, run ruff and the whole test suite (unit, real-data,
+#               glued numbers, nbval, rendered site)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book notebooks html test test-fast clean
+.PHONY: setup book notebooks html lint test test-fast clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +28,11 @@ html: $(STAMP)
 
 NBVAL := notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 3600
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest tests $(NBVAL)
 
 test-fast: $(STAMP)

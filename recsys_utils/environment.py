@@ -7,8 +7,9 @@ import os
 import platform
 import sys
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextmanager
@@ -52,8 +53,7 @@ def quiet_tensorflow() -> None:
 
 def device_info() -> dict[str, str | int]:
     """What produced a timing: the accelerator TensorFlow sees (or the CPU), cores, versions."""
-    info: dict[str, str | int] = {"python": platform.python_version(),
-                                  "cpu_cores": os.cpu_count() or 0}
+    info: dict[str, str | int] = {"python": platform.python_version(), "cpu_cores": os.cpu_count() or 0}
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -97,19 +97,19 @@ def book_figures() -> None:
         set_matplotlib_formats("svg", metadata={"Date": None})
 
 
-def glue(name: str, value: Any, *, display: bool = False) -> Any:
-    """Record ``value`` under ``name`` for the book's prose (myst-nb's ``glue``); return it.
+def glue(name: str, value: Any, *, display: bool = False) -> None:
+    """Record ``value`` under ``name`` for the book's prose (myst-nb's ``glue``).
 
     The prose quotes it with ``{glue:text}`name:.2f``` (or ``path::name`` from another page), so
     a number in the text is always the number the code computed. NumPy scalars are stored as
-    plain Python numbers (their repr must parse as a number). Outside Jupyter Book's tools
-    (myst-nb not installed) nothing is recorded and the notebook still runs.
+    plain Python numbers (their repr must parse as a number). Returns nothing, so that a cell
+    ending in ``glue(...)`` shows no output. Outside Jupyter Book's tools (myst-nb not
+    installed) nothing is recorded and the notebook still runs.
     """
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - a plain `pip install recsys-utils`
-        return value
+        return
     _glue(name, value, display=display)
-    return value
