@@ -37,8 +37,10 @@ def _real_data_reason() -> str | None:
     try:
         resolve_dataset_dir("ml-1m", download=False)
     except DataUnavailableError:
-        return ("the notebooks' committed outputs come from real MovieLens 1M, which is not "
-                "configured: set RECSYS_DATA_DIR to a folder holding ml-1m/")
+        return (
+            "the notebooks' committed outputs come from real MovieLens 1M, which is not "
+            "configured: set RECSYS_DATA_DIR to a folder holding ml-1m/"
+        )
     return None
 
 

@@ -58,15 +58,20 @@ def rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def load_users(data_dir: str | None, seed: int, train_fraction: float = 0.65
-               ) -> dict[int, dict[str, np.ndarray]]:
+def load_users(
+    data_dir: str | None, seed: int, train_fraction: float = 0.65
+) -> dict[int, dict[str, np.ndarray]]:
     """Every user's train and test rows: ``{user_id: {"X_train" (n, 18), "y_train" (n,), ...}}``."""
     data = load_movielens("ml-1m", data_dir=data_dir, download=False)
     out = {}
     for ds in user_datasets(data):
         split = ds.random_split(train_fraction, seed=seed)
-        out[ds.user_id] = {"X_train": ds.X[split.train], "y_train": ds.y[split.train],
-                           "X_test": ds.X[split.test], "y_test": ds.y[split.test]}
+        out[ds.user_id] = {
+            "X_train": ds.X[split.train],
+            "y_train": ds.y[split.train],
+            "X_test": ds.X[split.test],
+            "y_test": ds.y[split.test],
+        }
     return out
 
 
@@ -75,8 +80,9 @@ def n_steps(n_rows: int, epochs: int, batch_size: int = 10) -> int:
     return epochs * math.ceil(n_rows / batch_size)
 
 
-def accuracy_summary(users: list[int], rows: dict[int, dict[str, np.ndarray]],
-                     probas: list[np.ndarray]) -> dict[str, float]:
+def accuracy_summary(
+    users: list[int], rows: dict[int, dict[str, np.ndarray]], probas: list[np.ndarray]
+) -> dict[str, float]:
     """Mean per-user held-out accuracy (like iff p > 0.5) vs each user's majority class."""
     acc, base, hits, total = [], [], 0, 0
     for uid, p in zip(users, probas):
@@ -90,14 +96,22 @@ def accuracy_summary(users: list[int], rows: dict[int, dict[str, np.ndarray]],
         base.append(float(np.mean((y > 0.5) == majority)))
         hits += int(np.sum(pred == (y > 0.5)))
         total += len(y)
-    return {"users": len(acc), "mean_accuracy": float(np.mean(acc)),
-            "mean_majority_baseline": float(np.mean(base)),
-            "pooled_accuracy": hits / max(total, 1),
-            "users_beating_baseline": float(np.mean(np.array(acc) > np.array(base)))}
+    return {
+        "users": len(acc),
+        "mean_accuracy": float(np.mean(acc)),
+        "mean_majority_baseline": float(np.mean(base)),
+        "pooled_accuracy": hits / max(total, 1),
+        "users_beating_baseline": float(np.mean(np.array(acc) > np.array(base))),
+    }
 
 
-def run_naive(users: list[int], rows: dict[int, dict[str, np.ndarray]], epochs: int,
-              seed: int, kind: str = "modified-lstm") -> dict[str, Any]:
+def run_naive(
+    users: list[int],
+    rows: dict[int, dict[str, np.ndarray]],
+    epochs: int,
+    seed: int,
+    kind: str = "modified-lstm",
+) -> dict[str, Any]:
     """One Keras model of ``kind`` and ``fit`` per user (the book's ``SequenceClassifier``)."""
     from recsys_utils.models.sequence import SequenceClassifier
 
@@ -110,35 +124,53 @@ def run_naive(users: list[int], rows: dict[int, dict[str, np.ndarray]], epochs: 
         times.append(time.perf_counter() - start)
         fit_times.append(clf.fit_time_s)
         probas.append(clf.predict_proba(r["X_test"]))
-        print(f"  naive user {uid:5d}: {len(r['y_train']):4d} train rows, "
-              f"{times[-1]:6.1f} s", flush=True)
+        print(f"  naive user {uid:5d}: {len(r['y_train']):4d} train rows, {times[-1]:6.1f} s", flush=True)
     return {"times_s": times, "fit_times_s": fit_times, "probas": probas}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV),
-                        help=f"folder holding ml-1m/ (default: ${DATA_DIR_ENV}, else the cache)")
-    parser.add_argument("--users", default="all",
-                        help="'all' or how many users to sample (seeded) for the batched run")
-    parser.add_argument("--naive-users", type=int, default=20,
-                        help="users trained by the naive Keras loop (0: skip it)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV),
+        help=f"folder holding ml-1m/ (default: ${DATA_DIR_ENV}, else the cache)",
+    )
+    parser.add_argument(
+        "--users", default="all", help="'all' or how many users to sample (seeded) for the batched run"
+    )
+    parser.add_argument(
+        "--naive-users", type=int, default=20, help="users trained by the naive Keras loop (0: skip it)"
+    )
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--network", default="modified-lstm", choices=sorted(REPORT_NETWORKS),
-                        help="which of the report's recommenders to train")
-    parser.add_argument("--cell", default=None, choices=CELLS,
-                        help="recurrent cell of the batched runs (default: the network's; "
-                             "the naive loop keeps the network's)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="batched trainer threads (default: all CPUs of this process)")
+    parser.add_argument(
+        "--network",
+        default="modified-lstm",
+        choices=sorted(REPORT_NETWORKS),
+        help="which of the report's recommenders to train",
+    )
+    parser.add_argument(
+        "--cell",
+        default=None,
+        choices=CELLS,
+        help="recurrent cell of the batched runs (default: the network's; "
+        "the naive loop keeps the network's)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="batched trainer threads (default: all CPUs of this process)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"machine: {platform.processor() or platform.machine()}, {cpus} CPUs; "
-          f"python {platform.python_version()}; epochs {args.epochs}; seed {args.seed}; "
-          f"network {args.network}" + (f" (cell {args.cell})" if args.cell else ""))
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {cpus} CPUs; "
+        f"python {platform.python_version()}; epochs {args.epochs}; seed {args.seed}; "
+        f"network {args.network}" + (f" (cell {args.cell})" if args.cell else "")
+    )
     start = time.perf_counter()
     rows = load_users(args.data_dir, args.seed)
     all_ids = sorted(rows)
@@ -146,24 +178,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.users == "all":
         users = all_ids
     else:
-        users = sorted(rng.choice(all_ids, size=min(int(args.users), len(all_ids)),
-                                  replace=False).tolist())
-    naive_users = sorted(rng.choice(users, size=min(args.naive_users, len(users)),
-                                    replace=False).tolist()) if args.naive_users else []
+        users = sorted(rng.choice(all_ids, size=min(int(args.users), len(all_ids)), replace=False).tolist())
+    naive_users = (
+        sorted(rng.choice(users, size=min(args.naive_users, len(users)), replace=False).tolist())
+        if args.naive_users
+        else []
+    )
     steps = {u: n_steps(len(rows[u]["y_train"]), args.epochs) for u in all_ids}
-    print(f"data: {len(all_ids)} users, {sum(len(r['y_train']) for r in rows.values()):,} "
-          f"train rows, {sum(steps.values()):,} optimizer steps for all users "
-          f"({time.perf_counter() - start:.1f} s to load and split)")
+    print(
+        f"data: {len(all_ids)} users, {sum(len(r['y_train']) for r in rows.values()):,} "
+        f"train rows, {sum(steps.values()):,} optimizer steps for all users "
+        f"({time.perf_counter() - start:.1f} s to load and split)"
+    )
     network = REPORT_NETWORKS[args.network]
     cell = args.cell or network.cell
-    out: dict[str, Any] = {"epochs": args.epochs, "seed": args.seed, "cpus": cpus,
-                           "network": args.network, "cell": cell,
-                           "n_users_total": len(all_ids)}
+    out: dict[str, Any] = {
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "cpus": cpus,
+        "network": args.network,
+        "cell": cell,
+        "n_users_total": len(all_ids),
+    }
 
     def batched(ids: list[int]) -> Any:
-        res = train_users([rows[u]["X_train"] for u in ids], [rows[u]["y_train"] for u in ids],
-                          ids, network=network, cell=cell, epochs=args.epochs,
-                          seed=args.seed, n_threads=args.threads, progress=False)
+        res = train_users(
+            [rows[u]["X_train"] for u in ids],
+            [rows[u]["y_train"] for u in ids],
+            ids,
+            network=network,
+            cell=cell,
+            epochs=args.epochs,
+            seed=args.seed,
+            n_threads=args.threads,
+            progress=False,
+        )
         probas = res.predict_proba([rows[u]["X_test"] for u in ids])
         return res, probas
 
@@ -180,24 +229,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         projected = float(sum(a + b * steps[u] for u in all_ids))
         by_steps = naive_total * sum(steps.values()) / s_k.sum()
         out["naive"] = {
-            "users": naive_users, "total_s": naive_total, "per_user_s": naive_total / k,
+            "users": naive_users,
+            "total_s": naive_total,
+            "per_user_s": naive_total / k,
             "per_step_ms": 1e3 * naive_total / s_k.sum(),
-            "projected_all_users_s": projected, "projected_all_users_by_steps_s": by_steps,
+            "projected_all_users_s": projected,
+            "projected_all_users_by_steps_s": by_steps,
             "accuracy": accuracy_summary(naive_users, rows, naive["probas"]),
         }
         out["batched_same_users"] = {
-            "total_s": res_k.train_time_s, "per_user_s": res_k.train_time_s / k,
+            "total_s": res_k.train_time_s,
+            "per_user_s": res_k.train_time_s / k,
             "compile_s": res_k.compile_time_s,
             "accuracy": accuracy_summary(naive_users, rows, probas_k),
         }
         out["speedup_same_users"] = naive_total / res_k.train_time_s
-        print(f"    naive:   {naive_total:8.1f} s  = {naive_total / k:7.2f} s per user "
-              f"({1e3 * naive_total / s_k.sum():.2f} ms per step)")
-        print(f"    batched: {res_k.train_time_s:8.2f} s  = {res_k.train_time_s / k:7.3f} s per user "
-              f"(+ {res_k.compile_time_s:.1f} s JIT compile/load, once per process)")
+        print(
+            f"    naive:   {naive_total:8.1f} s  = {naive_total / k:7.2f} s per user "
+            f"({1e3 * naive_total / s_k.sum():.2f} ms per step)"
+        )
+        print(
+            f"    batched: {res_k.train_time_s:8.2f} s  = {res_k.train_time_s / k:7.3f} s per user "
+            f"(+ {res_k.compile_time_s:.1f} s JIT compile/load, once per process)"
+        )
         print(f"    ratio naive / batched: {out['speedup_same_users']:.0f}x")
-        print(f"    naive loop projected to all {len(all_ids)} users: {projected / 3600:.1f} h "
-              f"(fit a + b * steps), {by_steps / 3600:.1f} h (scaled by steps)")
+        print(
+            f"    naive loop projected to all {len(all_ids)} users: {projected / 3600:.1f} h "
+            f"(fit a + b * steps), {by_steps / 3600:.1f} h (scaled by steps)"
+        )
 
     print(f"\n[3] batched trainer on {len(users)} users")
     rss_before = rss_mib()
@@ -206,29 +265,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cpu_s = time.process_time() - cpu_start  # includes the (short) predictions
     load_end = os.getloadavg()[0]
     state_mib = 3 * sum(w.nbytes for w in res.weights.values()) / 2**20
-    print(f"    time: {res.train_time_s:.1f} s ({res.train_time_s / len(users) * 1e3:.1f} ms per user, "
-          f"{1e6 * res.train_time_s / sum(steps[u] for u in users):.0f} us per user-step)")
-    print(f"    process CPU time: {cpu_s:.1f} s ({cpu_s / cpus:.1f} s per CPU); "
-          f"1-min load average {load_start:.1f} before, {load_end:.1f} after "
-          f"(above {cpus} means other processes shared the CPUs)")
+    print(
+        f"    time: {res.train_time_s:.1f} s ({res.train_time_s / len(users) * 1e3:.1f} ms per user, "
+        f"{1e6 * res.train_time_s / sum(steps[u] for u in users):.0f} us per user-step)"
+    )
+    print(
+        f"    process CPU time: {cpu_s:.1f} s ({cpu_s / cpus:.1f} s per CPU); "
+        f"1-min load average {load_start:.1f} before, {load_end:.1f} after "
+        f"(above {cpus} means other processes shared the CPUs)"
+    )
     if len(users) == len(all_ids):
         verdict = "within" if res.train_time_s <= TARGET_S else "above"
         print(f"    all users in {res.train_time_s:.0f} s: {verdict} the goal of {TARGET_S:.0f} s")
-    print(f"    peak RSS: {rss_mib():.0f} MiB (before this run {rss_before:.0f} MiB; "
-          f"weights + Adam moments: {state_mib:.0f} MiB)")
+    print(
+        f"    peak RSS: {rss_mib():.0f} MiB (before this run {rss_before:.0f} MiB; "
+        f"weights + Adam moments: {state_mib:.0f} MiB)"
+    )
     acc = accuracy_summary(users, rows, probas)
-    print(f"    held-out accuracy: mean over users {acc['mean_accuracy']:.4f} vs majority "
-          f"baseline {acc['mean_majority_baseline']:.4f} (pooled {acc['pooled_accuracy']:.4f}; "
-          f"{100 * acc['users_beating_baseline']:.0f} % of users beat their baseline)")
+    print(
+        f"    held-out accuracy: mean over users {acc['mean_accuracy']:.4f} vs majority "
+        f"baseline {acc['mean_majority_baseline']:.4f} (pooled {acc['pooled_accuracy']:.4f}; "
+        f"{100 * acc['users_beating_baseline']:.0f} % of users beat their baseline)"
+    )
     if naive_users:
         na, ba = out["naive"]["accuracy"], out["batched_same_users"]["accuracy"]
-        print(f"    same {len(naive_users)} users: naive Keras {na['mean_accuracy']:.4f}, "
-              f"batched {ba['mean_accuracy']:.4f}, baseline {na['mean_majority_baseline']:.4f}")
-    out["batched"] = {"users": len(users), "train_s": res.train_time_s,
-                      "compile_s": res.compile_time_s, "cpu_s": cpu_s,
-                      "load_average": [load_start, load_end],
-                      "per_user_step_us": 1e6 * res.train_time_s / sum(steps[u] for u in users),
-                      "peak_rss_mib": rss_mib(), "state_mib": state_mib, "accuracy": acc}
+        print(
+            f"    same {len(naive_users)} users: naive Keras {na['mean_accuracy']:.4f}, "
+            f"batched {ba['mean_accuracy']:.4f}, baseline {na['mean_majority_baseline']:.4f}"
+        )
+    out["batched"] = {
+        "users": len(users),
+        "train_s": res.train_time_s,
+        "compile_s": res.compile_time_s,
+        "cpu_s": cpu_s,
+        "load_average": [load_start, load_end],
+        "per_user_step_us": 1e6 * res.train_time_s / sum(steps[u] for u in users),
+        "peak_rss_mib": rss_mib(),
+        "state_mib": state_mib,
+        "accuracy": acc,
+    }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=float))
         print(f"\nwrote {args.json}")

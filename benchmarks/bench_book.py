@@ -30,10 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="recsys-cold-") as tmp:
-        env = {**os.environ, "RECSYS_STORE_DIR": str(Path(tmp) / "store"),
-               "NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}
-        command = [sys.executable, str(ROOT / "scripts" / "run_notebooks.py"),
-                   "--output-dir", str(Path(tmp) / "executed"), "--record", str(args.out)]
+        env = {
+            **os.environ,
+            "RECSYS_STORE_DIR": str(Path(tmp) / "store"),
+            "NUMBA_CACHE_DIR": str(Path(tmp) / "numba"),
+        }
+        command = [
+            sys.executable,
+            str(ROOT / "scripts" / "run_notebooks.py"),
+            "--output-dir",
+            str(Path(tmp) / "executed"),
+            "--record",
+            str(args.out),
+        ]
         if args.only:
             command += ["--only", *args.only]
         return subprocess.run(command, env=env, cwd=ROOT).returncode

@@ -55,19 +55,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     info = device_info()
     gpu = not info["device"].startswith("CPU only")
-    print(f"device: {info['device']}; {info['cpu_cores']} CPU cores; "
-          f"TensorFlow {info['tensorflow']}, Keras {info['keras']}; {platform.platform()}",
-          flush=True)
+    print(
+        f"device: {info['device']}; {info['cpu_cores']} CPU cores; "
+        f"TensorFlow {info['tensorflow']}, Keras {info['keras']}; {platform.platform()}",
+        flush=True,
+    )
     models = tuple(timing.KERAS_TIMED)
     start = time.perf_counter()
-    small = timing.keras_epoch_times(models, n_rows=args.rows, batch_size=10,
-                                     epochs=args.epochs, rounds=args.rounds)
-    big = timing.keras_epoch_times(models, n_rows=args.big_rows, batch_size=args.big_batch,
-                                   epochs=max(args.big_epochs, 2), rounds=args.rounds)
-    batched = timing.batched_epoch_times(n_users=args.users, n_rows=args.rows,
-                                         epochs=args.batched_epochs, rounds=args.rounds)
-    report = timing.batched_step_times(n_users=args.users, n_rows=args.rows,
-                                       epochs=args.batched_epochs, rounds=args.rounds)
+    small = timing.keras_epoch_times(
+        models, n_rows=args.rows, batch_size=10, epochs=args.epochs, rounds=args.rounds
+    )
+    big = timing.keras_epoch_times(
+        models,
+        n_rows=args.big_rows,
+        batch_size=args.big_batch,
+        epochs=max(args.big_epochs, 2),
+        rounds=args.rounds,
+    )
+    batched = timing.batched_epoch_times(
+        n_users=args.users, n_rows=args.rows, epochs=args.batched_epochs, rounds=args.rounds
+    )
+    report = timing.batched_step_times(
+        n_users=args.users, n_rows=args.rows, epochs=args.batched_epochs, rounds=args.rounds
+    )
     where = "GPU" if gpu else "CPU"
     parts = [
         f"[1] Keras on {where}, {args.rows} rows in batches of 10 (one user), ms per epoch, "
@@ -83,19 +93,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         timing.summarize_epoch_times(report, "user_step_s", 1e6, "us").round(3).to_string(),
     ]
     if gpu:
-        parts.append("On this GPU, lstm-cudnn and gru-cudnn may use cuDNN's fused kernels; the "
-                     "report's activations keep every other recurrent model on Keras' loop.")
+        parts.append(
+            "On this GPU, lstm-cudnn and gru-cudnn may use cuDNN's fused kernels; the "
+            "report's activations keep every other recurrent model on Keras' loop."
+        )
     else:
         parts.append("No GPU: every recurrent model runs Keras' generic step loop on the CPU.")
     summary = "\n".join(parts)
     print(summary)
     print(f"total {time.perf_counter() - start:.0f} s")
-    out = {"device": info["device"], "gpu": gpu, "info": info, "args": {
-        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
+    out = {
+        "device": info["device"],
+        "gpu": gpu,
+        "info": info,
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
         "keras_small": small.to_dict(orient="records"),
         "keras_big": big.to_dict(orient="records"),
         "batched": batched.to_dict(orient="records"),
-        "report_networks": report.to_dict(orient="records"), "summary": summary}
+        "report_networks": report.to_dict(orient="records"),
+        "summary": summary,
+    }
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

@@ -305,7 +305,7 @@ class ModifiedLSTM(keras.layers.RNN):
             recurrent_dropout=recurrent_dropout,
             seed=seed,
             variant=variant,
-            dtype=kwargs.get("dtype", None),
+            dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="modified_lstm_cell",
         )
@@ -361,11 +361,23 @@ class ModifiedLSTM(keras.layers.RNN):
         config = {
             key: cell_config[key]
             for key in (
-                "units", "activation", "recurrent_activation", "use_bias",
-                "kernel_initializer", "recurrent_initializer", "bias_initializer",
-                "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                "kernel_constraint", "recurrent_constraint", "bias_constraint",
-                "dropout", "recurrent_dropout", "seed", "variant",
+                "units",
+                "activation",
+                "recurrent_activation",
+                "use_bias",
+                "kernel_initializer",
+                "recurrent_initializer",
+                "bias_initializer",
+                "kernel_regularizer",
+                "recurrent_regularizer",
+                "bias_regularizer",
+                "kernel_constraint",
+                "recurrent_constraint",
+                "bias_constraint",
+                "dropout",
+                "recurrent_dropout",
+                "seed",
+                "variant",
             )
         }
         config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
@@ -374,5 +386,5 @@ class ModifiedLSTM(keras.layers.RNN):
         return {**base_config, **config}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ModifiedLSTM":
+    def from_config(cls, config: dict[str, Any]) -> ModifiedLSTM:
         return cls(**config)

@@ -87,8 +87,7 @@ def data_summary(data, user_id: int, train_fraction: float = REPORT_TRAIN_FRACTI
     user_id = data.require_user(user_id)
     vocabulary = GENRES_BY_DATASET[data.name]
     # ML-1M and ML-100K: the report's attribute order; later releases: their own genres
-    ds = user_dataset(data, user_id,
-                      genres=REPORT_GENRES if vocabulary == ML1M_GENRES else vocabulary)
+    ds = user_dataset(data, user_id, genres=REPORT_GENRES if vocabulary == ML1M_GENRES else vocabulary)
     split = ds.report_split(train_fraction)
     return {
         "dataset": data.name,
@@ -115,13 +114,19 @@ def data_summary(data, user_id: int, train_fraction: float = REPORT_TRAIN_FRACTI
 
 def _print_data(summary: dict) -> None:
     u, s = summary["user"], summary["user"]["report_split"]
-    print(f"{summary['dataset']}: {summary['ratings']:,} ratings, {summary['users']:,} users, "
-          f"{summary['movies']:,} movies ({summary['rated_movies']:,} rated)")
-    print(f"user {u['user_id']}: {u['rows']} rows x {u['attributes']} genre attributes, "
-          f"{u['likes']} likes (rating >= {u['like_threshold']})")
-    print(f"report split (first {s['train_fraction']:.0%} of rows in file order): "
-          f"train {s['train_rows']} rows ({s['train_likes']} likes), "
-          f"test {s['test_rows']} rows ({s['test_likes']} likes)")
+    print(
+        f"{summary['dataset']}: {summary['ratings']:,} ratings, {summary['users']:,} users, "
+        f"{summary['movies']:,} movies ({summary['rated_movies']:,} rated)"
+    )
+    print(
+        f"user {u['user_id']}: {u['rows']} rows x {u['attributes']} genre attributes, "
+        f"{u['likes']} likes (rating >= {u['like_threshold']})"
+    )
+    print(
+        f"report split (first {s['train_fraction']:.0%} of rows in file order): "
+        f"train {s['train_rows']} rows ({s['train_likes']} likes), "
+        f"test {s['test_rows']} rows ({s['test_likes']} likes)"
+    )
 
 
 def _fmt(x: float | None, pct: bool = True) -> str:
@@ -136,14 +141,16 @@ def _print_result(r: ClassificationResult) -> None:
     print(f"accuracy           {_fmt(r.accuracy)}")
     print(f"majority baseline  {_fmt(r.majority_accuracy)}  (the training rows' majority label, same rows)")
     print(f"balanced accuracy  {_fmt(r.balanced_accuracy)}")
-    print(f"ROC AUC            {_fmt(r.roc_auc, pct=False)}"
-          + ("  (undefined: one class only)" if math.isnan(r.roc_auc) else ""))
+    print(
+        f"ROC AUC            {_fmt(r.roc_auc, pct=False)}"
+        + ("  (undefined: one class only)" if math.isnan(r.roc_auc) else "")
+    )
     print(f"predicted likes    {_fmt(r.predicted_like_share)} of rows (threshold {r.threshold:g})")
     if r.fit_time_s is not None:
-        per_epoch = (f", {r.time_per_epoch_s:.3f} s per epoch over {r.epochs} epochs"
-                     if r.time_per_epoch_s else "")
+        per_epoch = (
+            f", {r.time_per_epoch_s:.3f} s per epoch over {r.epochs} epochs" if r.time_per_epoch_s else ""
+        )
         print(f"training time      {r.fit_time_s:.1f} s{per_epoch}")
-
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,7 +166,8 @@ def _model_name(name: str) -> str:
         return resolve_model(name).name
     except (KeyError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} (or an alias)") from None
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} (or an alias)"
+        ) from None
 
 
 def _json_value(x: Any) -> Any:
@@ -190,30 +198,45 @@ def _build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dataset", default="ml-1m", choices=DATASET_NAMES)
-        p.add_argument("--data-dir", default=None,
-                       help="folder holding ml-1m/ (or the dataset named by --dataset; default: "
-                            "RECSYS_DATA_DIR, the cache, or download)")
+        p.add_argument(
+            "--data-dir",
+            default=None,
+            help="folder holding ml-1m/ (or the dataset named by --dataset; default: "
+            "RECSYS_DATA_DIR, the cache, or download)",
+        )
         p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
         p.add_argument("--user", type=int, default=1, help="user id (default 1, the report's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument("--train-fraction", type=float, default=REPORT_TRAIN_FRACTION,
-                       help="share of the user's rows that train, strictly between 0 and 1")
-        p.add_argument("--debug", action="store_true",
-                       help="on an error, show the traceback instead of one line")
+        p.add_argument(
+            "--train-fraction",
+            type=float,
+            default=REPORT_TRAIN_FRACTION,
+            help="share of the user's rows that train, strictly between 0 and 1",
+        )
+        p.add_argument(
+            "--debug", action="store_true", help="on an error, show the traceback instead of one line"
+        )
 
     p_data = sub.add_parser("data", help="dataset counts and one user's rows and report split")
     common(p_data)
 
-    for name, help_ in (("train", "train a model for one user and print its metrics"),
-                        ("recommend", "train a model for one user and print its top-N table")):
+    for name, help_ in (
+        ("train", "train a model for one user and print its metrics"),
+        ("recommend", "train a model for one user and print its top-N table"),
+    ):
         p = sub.add_parser(name, help=help_)
         common(p)
-        p.add_argument("--model", required=True, type=_model_name,
-                       help=f"one of {', '.join(MODEL_NAMES)} (or an alias)")
+        p.add_argument(
+            "--model", required=True, type=_model_name, help=f"one of {', '.join(MODEL_NAMES)} (or an alias)"
+        )
         p.add_argument("--seed", type=int, default=0, help=f"0 to {MAX_SEED}")
         p.add_argument("--epochs", type=int, default=None, help="1 or more (default: the report's)")
-        p.add_argument("--split", default="ordered", choices=("ordered", "random"),
-                       help="ordered: the report's first-rows split; random: seeded, order-free")
+        p.add_argument(
+            "--split",
+            default="ordered",
+            choices=("ordered", "random"),
+            help="ordered: the report's first-rows split; random: seeded, order-free",
+        )
         p.add_argument("--verbose", type=int, default=0, help=f"0 to {MAX_VERBOSE}")
         if name == "train":
             p.add_argument("--protocol", default="report", choices=PROTOCOLS)
@@ -223,13 +246,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p_store = sub.add_parser("store", help="list or clear the experiment store (cached results)")
     p_store.add_argument("action", choices=("list", "clear"))
     p_store.add_argument("--experiment", default=None, help="only this experiment's entries")
-    p_store.add_argument("--stale", action="store_true",
-                         help="clear: only entries this version of the code would not use")
-    p_store.add_argument("--store-dir", default=None,
-                         help="the store's folder (default: RECSYS_STORE_DIR, else the cache)")
+    p_store.add_argument(
+        "--stale", action="store_true", help="clear: only entries this version of the code would not use"
+    )
+    p_store.add_argument(
+        "--store-dir", default=None, help="the store's folder (default: RECSYS_STORE_DIR, else the cache)"
+    )
     p_store.add_argument("--json", action="store_true", help="list: one JSON object")
-    p_store.add_argument("--debug", action="store_true",
-                         help="on an error, show the traceback instead of one line")
+    p_store.add_argument(
+        "--debug", action="store_true", help="on an error, show the traceback instead of one line"
+    )
     return parser
 
 
@@ -266,9 +292,11 @@ def validate_against_data(args: argparse.Namespace, data: Any) -> None:
     n_rows = len(rated)
     if int(n_rows * args.train_fraction) < 1:
         raise BadArgumentError(
-            "--train-fraction", args.train_fraction,
+            "--train-fraction",
+            args.train_fraction,
             f"leaves none of user {user}'s {n_rows} rows for training: expected a number "
-            f"from {1 / n_rows:.4g} up to (not including) 1 for this user")
+            f"from {1 / n_rows:.4g} up to (not including) 1 for this user",
+        )
     if args.command == "recommend":
         n_candidates = int((~data.movies["movie_id"].isin(rated)).sum())
         check_int("--top", args.top, low=1, high=n_candidates)
@@ -285,8 +313,15 @@ def _one_line(error: BaseException) -> str:
 @contextmanager
 def _warnings_as_lines() -> Iterator[None]:
     """Show warnings as one ``warning: ...`` line each on stderr."""
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-             file: Any = None, line: str | None = None) -> None:
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
         print(f"warning: {_one_line(Exception(str(message)))}", file=sys.stderr)
 
     with warnings.catch_warnings():
@@ -307,9 +342,17 @@ def _run(args: argparse.Namespace) -> int:
     from recsys_utils.evaluation import evaluate_user
 
     protocol = getattr(args, "protocol", "held-out")
-    results, rec = evaluate_user(args.model, data, args.user, protocols=(protocol,),
-                                 split=args.split, train_fraction=args.train_fraction,
-                                 seed=args.seed, epochs=args.epochs, verbose=args.verbose)
+    results, rec = evaluate_user(
+        args.model,
+        data,
+        args.user,
+        protocols=(protocol,),
+        split=args.split,
+        train_fraction=args.train_fraction,
+        seed=args.seed,
+        epochs=args.epochs,
+        verbose=args.verbose,
+    )
     if args.command == "train":
         result = results[protocol]
         history = {k: [float(v) for v in vs] for k, vs in (getattr(rec, "history", None) or {}).items()}
@@ -328,8 +371,10 @@ def _run(args: argparse.Namespace) -> int:
         import pandas as pd
 
         with pd.option_context("display.max_colwidth", 60, "display.width", 160):
-            print(f"top {args.top} unseen movies for user {args.user} by {args.model} "
-                  f"(seed {args.seed}; 'tied' = candidates sharing that score)")
+            print(
+                f"top {args.top} unseen movies for user {args.user} by {args.model} "
+                f"(seed {args.seed}; 'tied' = candidates sharing that score)"
+            )
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
@@ -357,8 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code == EXIT_UNEXPECTED and isinstance(err, (KeyError, ValueError)):
             code = EXIT_BAD_ARGUMENT  # a check of a lower layer that names its argument
         elif code == EXIT_UNEXPECTED:
-            message = (f"unexpected {type(err).__name__}: {message} (a bug: rerun with --debug "
-                       "for the traceback and please report it)")
+            message = (
+                f"unexpected {type(err).__name__}: {message} (a bug: rerun with --debug "
+                "for the traceback and please report it)"
+            )
         print(f"error: {message}", file=sys.stderr)
         return code
 

@@ -110,8 +110,7 @@ class UnknownUserError(BadArgumentError, KeyError):
         return f"{self.argument}={self.value!r}: {self.allowed}"
 
 
-def check_int(argument: str, value: Any, *, low: int | None = None,
-              high: int | None = None) -> int:
+def check_int(argument: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int when it is an integer (not a bool) within ``low..high``.
 
     Raises:
@@ -241,8 +240,15 @@ class ChecksumMismatchError(ArchiveError):
         note: text appended to the message (e.g. where the file was moved).
     """
 
-    def __init__(self, path: str | os.PathLike[str], kind: str, expected: Any, got: Any,
-                 source: str = "", note: str = "") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        kind: str,
+        expected: Any,
+        got: Any,
+        source: str = "",
+        note: str = "",
+    ) -> None:
         self.kind = kind
         self.expected = expected
         self.got = got
@@ -250,12 +256,11 @@ class ChecksumMismatchError(ArchiveError):
         self.note = note
         where = f" downloaded from {source}" if source else f" {Path(path)}"
         super().__init__(
-            f"archive{where} failed verification: {kind} expected {expected}, got {got}{note}",
-            path)
+            f"archive{where} failed verification: {kind} expected {expected}, got {got}{note}", path
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.kind, self.expected, self.got, self.source,
-                             self.note))
+        return (type(self), (self.path, self.kind, self.expected, self.got, self.source, self.note))
 
 
 # --------------------------------------------------------------------------- environment
@@ -284,15 +289,15 @@ class EnvironmentRefusedError(RecsysError, OSError):
 
     exit_code = EXIT_ENVIRONMENT_REFUSED
 
-    def __init__(self, path: str | os.PathLike[str], action: str, cause: str | OSError,
-                 hint: str = "") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], action: str, cause: str | OSError, hint: str = ""
+    ) -> None:
         if isinstance(cause, OSError):
             number = cause.errno
             words = _ERRNO_WORDS.get(number or -1) or cause.strerror or str(cause)
         else:
             number, words = None, cause
-        super().__init__(f"cannot {action} {Path(path)}: {words}"
-                         + (f"; {hint}" if hint else ""))
+        super().__init__(f"cannot {action} {Path(path)}: {words}" + (f"; {hint}" if hint else ""))
         self.errno = number
         self.path = Path(path)
         self.action = action

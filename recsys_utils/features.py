@@ -76,8 +76,10 @@ class Split:
         if self.kind == "ordered":
             how = f"first {len(self.train)} rows in file order train, last {len(self.test)} test"
         else:
-            how = (f"{len(self.train)} train / {len(self.test)} test rows, random "
-                   f"(rows sorted by movie id, then shuffled with seed {self.seed})")
+            how = (
+                f"{len(self.train)} train / {len(self.test)} test rows, random "
+                f"(rows sorted by movie id, then shuffled with seed {self.seed})"
+            )
         return f"{how} (train fraction {self.train_fraction:g})"
 
 
@@ -113,8 +115,15 @@ class UserDataset:
     def subset(self, index: np.ndarray) -> UserDataset:
         """The rows at ``index`` (an int array), in that order."""
         index = np.asarray(index, dtype=np.int64)
-        return UserDataset(self.user_id, self.movie_ids[index], self.ratings[index],
-                           self.X[index], self.y[index], self.attributes, self.like_threshold)
+        return UserDataset(
+            self.user_id,
+            self.movie_ids[index],
+            self.ratings[index],
+            self.X[index],
+            self.y[index],
+            self.attributes,
+            self.like_threshold,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The rows as the report's per-user table: movie_id, a1..a18 (named), rating, like."""
@@ -142,8 +151,7 @@ class UserDataset:
         _check_fraction(train_fraction)
         shuffled = self.seeded_order(seed)
         n_train = int(len(self) * train_fraction)
-        return Split(np.sort(shuffled[:n_train]), np.sort(shuffled[n_train:]),
-                     "random", train_fraction, seed)
+        return Split(np.sort(shuffled[:n_train]), np.sort(shuffled[n_train:]), "random", train_fraction, seed)
 
 
 def seeded_order(movie_ids: np.ndarray, user_id: int, seed: int) -> np.ndarray:
@@ -167,8 +175,9 @@ def seeded_order(movie_ids: np.ndarray, user_id: int, seed: int) -> np.ndarray:
     return order[rng.permutation(len(order))].astype(np.int64)
 
 
-def sample_users(data: MovieLens, n_users: int | None = None, *, seed: int = 0,
-                 min_ratings: int = 1) -> np.ndarray:
+def sample_users(
+    data: MovieLens, n_users: int | None = None, *, seed: int = 0, min_ratings: int = 1
+) -> np.ndarray:
     """The one seeded sample of users: ``n_users`` ids with at least ``min_ratings`` ratings.
 
     The eligible ids are sorted and drawn without replacement by
@@ -188,8 +197,9 @@ def sample_users(data: MovieLens, n_users: int | None = None, *, seed: int = 0,
     if n_users < 1:
         raise ValueError(f"n_users must be positive or None, got {n_users!r}")
     if n_users > len(eligible):
-        raise ValueError(f"only {len(eligible)} users have at least {min_ratings} ratings; "
-                         f"asked for n_users={n_users}")
+        raise ValueError(
+            f"only {len(eligible)} users have at least {min_ratings} ratings; asked for n_users={n_users}"
+        )
     rng = np.random.default_rng([int(seed), len(eligible)])
     return np.sort(rng.choice(eligible, size=int(n_users), replace=False)).astype(np.int64)
 
@@ -206,8 +216,12 @@ def ordered_split(n_rows: int, train_fraction: float = REPORT_TRAIN_FRACTION) ->
     return Split(np.arange(n_train), np.arange(n_train, n_rows), "ordered", train_fraction)
 
 
-def make_split(dataset: UserDataset, kind: Literal["ordered", "random"] = "ordered",
-               train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0) -> Split:
+def make_split(
+    dataset: UserDataset,
+    kind: Literal["ordered", "random"] = "ordered",
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    seed: int = 0,
+) -> Split:
     """Dispatch to :meth:`UserDataset.report_split` or :meth:`UserDataset.random_split`."""
     if kind == "ordered":
         return dataset.report_split(train_fraction)
@@ -220,22 +234,32 @@ def _user_rows(data: MovieLens, user_id: int) -> pd.DataFrame:
     rows = data.ratings[data.ratings["user_id"] == user_id]
     if rows.empty:
         known = data.users["user_id"]
-        raise KeyError(f"user {user_id} has no ratings in {data.name} "
-                       f"(user ids run from {known.min()} to {known.max()})")
+        raise KeyError(
+            f"user {user_id} has no ratings in {data.name} (user ids run from {known.min()} to {known.max()})"
+        )
     return rows
 
 
-def user_dataset(data: MovieLens, user_id: int, *, like_threshold: int = LIKE_THRESHOLD,
-                 genres: Sequence[str] = REPORT_GENRES) -> UserDataset:
+def user_dataset(
+    data: MovieLens,
+    user_id: int,
+    *,
+    like_threshold: int = LIKE_THRESHOLD,
+    genres: Sequence[str] = REPORT_GENRES,
+) -> UserDataset:
     """The report's per-user dataset: one row per rating of ``user_id``, in file order."""
     rows = _user_rows(data, user_id)
     attributes = genre_matrix(data.movies, genres)
     return _build(user_id, rows, attributes, like_threshold, tuple(genres))
 
 
-def user_datasets(data: MovieLens, user_ids: Sequence[int] | None = None, *,
-                  like_threshold: int = LIKE_THRESHOLD,
-                  genres: Sequence[str] = REPORT_GENRES) -> list[UserDataset]:
+def user_datasets(
+    data: MovieLens,
+    user_ids: Sequence[int] | None = None,
+    *,
+    like_threshold: int = LIKE_THRESHOLD,
+    genres: Sequence[str] = REPORT_GENRES,
+) -> list[UserDataset]:
     """:func:`user_dataset` for many users at once (every user by default), in one pass."""
     attributes = genre_matrix(data.movies, genres)
     ratings = data.ratings
@@ -250,8 +274,9 @@ def user_datasets(data: MovieLens, user_ids: Sequence[int] | None = None, *,
     return [_build(u, groups[u], attributes, like_threshold, tuple(genres)) for u in order]
 
 
-def _build(user_id: int, rows: pd.DataFrame, attributes: pd.DataFrame, like_threshold: int,
-           genres: tuple[str, ...]) -> UserDataset:
+def _build(
+    user_id: int, rows: pd.DataFrame, attributes: pd.DataFrame, like_threshold: int, genres: tuple[str, ...]
+) -> UserDataset:
     movie_ids = rows["movie_id"].to_numpy(np.int32)
     ratings = rows["rating"].to_numpy(np.int8)
     X = attributes.loc[movie_ids].to_numpy(np.float32)
@@ -313,9 +338,15 @@ def _is_sorted(a: np.ndarray) -> bool:
     return bool(len(a) < 2 or np.all(a[1:] > a[:-1]))
 
 
-def rating_matrix(ratings: pd.DataFrame, *, user_ids: Sequence[int] | np.ndarray | None = None,
-                  movie_ids: Sequence[int] | np.ndarray | None = None, scale: float = 1.0,
-                  sparse: bool = False, dtype: type = np.float32) -> RatingMatrix:
+def rating_matrix(
+    ratings: pd.DataFrame,
+    *,
+    user_ids: Sequence[int] | np.ndarray | None = None,
+    movie_ids: Sequence[int] | np.ndarray | None = None,
+    scale: float = 1.0,
+    sparse: bool = False,
+    dtype: type = np.float32,
+) -> RatingMatrix:
     """The user x movie rating matrix of ``ratings``.
 
     Args:
@@ -331,10 +362,8 @@ def rating_matrix(ratings: pd.DataFrame, *, user_ids: Sequence[int] | np.ndarray
     Returns:
         A :class:`RatingMatrix` of shape ``(len(user_ids), len(movie_ids))``.
     """
-    users = (np.sort(ratings["user_id"].unique()) if user_ids is None
-             else np.asarray(user_ids))
-    movies = (np.sort(ratings["movie_id"].unique()) if movie_ids is None
-              else np.asarray(movie_ids))
+    users = np.sort(ratings["user_id"].unique()) if user_ids is None else np.asarray(user_ids)
+    movies = np.sort(ratings["movie_id"].unique()) if movie_ids is None else np.asarray(movie_ids)
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     rows = pd.Index(users).get_indexer(ratings["user_id"].to_numpy())

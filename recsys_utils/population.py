@@ -11,7 +11,7 @@ Protocol (:func:`run_population`)
   on the order of ``ratings.dat`` (users 3000+ of our ML-1M copy have no original order).
 - **Split, per seed.** :meth:`recsys_utils.features.UserDataset.random_split` with the seed:
   65 % of a user's rows train, 35 % are held out; the same seed gives the same split as
-  :func:`recsys_utils.evaluation.ranking_split`, so one trained network serves both the
+  :func:`recsys_utils.evaluation.splits.ranking_split`, so one trained network serves both the
   like/dislike metrics here and the ranking metrics of :mod:`recsys_utils.evaluation.ranking`.
 - **Models.** The recurrent recommenders are trained by :func:`recsys_utils.batched.train_users`
   (the report's modified-LSTM architecture: Embedding(200, 50) -> Dropout(0.5) -> cell(18)
@@ -63,10 +63,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
 __all__ = [
-    "RECURRENT_MODELS", "OTHER_MODELS", "MODELS", "MODEL_LABELS", "METRICS", "sample_users",
-    "movie_ordered_datasets", "SeedRows", "split_rows", "fit_logistic", "held_out_metrics",
-    "PopulationRun", "run_population", "per_user_means", "PairedComparison",
-    "paired_comparison", "paired_table", "seed_agreement", "wins_by", "GenreScores",
+    "RECURRENT_MODELS",
+    "OTHER_MODELS",
+    "MODELS",
+    "MODEL_LABELS",
+    "METRICS",
+    "sample_users",
+    "movie_ordered_datasets",
+    "SeedRows",
+    "split_rows",
+    "fit_logistic",
+    "held_out_metrics",
+    "PopulationRun",
+    "run_population",
+    "per_user_means",
+    "PairedComparison",
+    "paired_comparison",
+    "paired_table",
+    "seed_agreement",
+    "wins_by",
+    "GenreScores",
 ]
 
 #: Models :func:`run_population` knows, by their names in its tables
@@ -96,11 +112,12 @@ def sample_users(data: MovieLens, n_users: int | None = None, *, seed: int = 0) 
     return features.sample_users(data, n_users, seed=seed)
 
 
-def movie_ordered_datasets(data: MovieLens, user_ids: Sequence[int] | np.ndarray
-                           ) -> list[UserDataset]:
+def movie_ordered_datasets(data: MovieLens, user_ids: Sequence[int] | np.ndarray) -> list[UserDataset]:
     """:func:`recsys_utils.features.user_datasets` with each user's rows sorted by movie id."""
-    return [ds.subset(np.argsort(ds.movie_ids, kind="stable"))
-            for ds in user_datasets(data, [int(u) for u in user_ids])]
+    return [
+        ds.subset(np.argsort(ds.movie_ids, kind="stable"))
+        for ds in user_datasets(data, [int(u) for u in user_ids])
+    ]
 
 
 @dataclass
@@ -123,8 +140,9 @@ class SeedRows:
         return int(sum(math.ceil(len(y) / report.SEQUENCE_BATCH_SIZE) for y in self.y_train))
 
 
-def split_rows(datasets: Sequence[UserDataset], seed: int,
-               train_fraction: float = REPORT_TRAIN_FRACTION) -> SeedRows:
+def split_rows(
+    datasets: Sequence[UserDataset], seed: int, train_fraction: float = REPORT_TRAIN_FRACTION
+) -> SeedRows:
     """Split every user's rows with :meth:`UserDataset.random_split` ``(train_fraction, seed)``."""
     rows = SeedRows(seed, np.array([ds.user_id for ds in datasets], np.int64), [], [], [], [])
     for ds in datasets:
@@ -158,12 +176,20 @@ class PopulationRun:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def run_population(data: MovieLens, user_ids: Sequence[int] | np.ndarray, *,
-                   models: Sequence[str] = ("modified", "lstm", "majority"),
-                   seeds: Sequence[int] = (0, 1, 2), epochs: int = report.SEQUENCE_EPOCHS,
-                   train_fraction: float = REPORT_TRAIN_FRACTION, keep_results: bool = False,
-                   n_threads: int | None = None, progress: bool = True,
-                   verbose: bool = False, **train_kw: Any) -> PopulationRun:
+def run_population(
+    data: MovieLens,
+    user_ids: Sequence[int] | np.ndarray,
+    *,
+    models: Sequence[str] = ("modified", "lstm", "majority"),
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = report.SEQUENCE_EPOCHS,
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    keep_results: bool = False,
+    n_threads: int | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+    **train_kw: Any,
+) -> PopulationRun:
     """Train and score every model of ``models`` for every user and seed (module docstring).
 
     Args:
@@ -184,8 +210,7 @@ def run_population(data: MovieLens, user_ids: Sequence[int] | np.ndarray, *,
     try:
         models = [population_key(m) for m in models]
     except ValueError as err:
-        raise ValueError(f"unknown models in {list(models)}; expected names from {MODELS} "
-                         f"({err})") from None
+        raise ValueError(f"unknown models in {list(models)}; expected names from {MODELS} ({err})") from None
     if not len(seeds):
         raise ValueError("seeds must name at least one seed")
     datasets = movie_ordered_datasets(data, user_ids)
@@ -195,41 +220,71 @@ def run_population(data: MovieLens, user_ids: Sequence[int] | np.ndarray, *,
     kept: dict[tuple[str, int], BatchedResult] = {}
     for seed in seeds:
         rows = split_rows(datasets, int(seed), train_fraction)
-        base = pd.DataFrame({
-            "user_id": rows.user_ids, "seed": int(seed), "n_ratings": n_ratings,
-            "n_train": [len(y) for y in rows.y_train], "n_test": [len(y) for y in rows.y_test],
-            "train_like_rate": [float(y.mean()) if len(y) else math.nan for y in rows.y_train],
-            "test_like_rate": [float(y.mean()) if len(y) else math.nan for y in rows.y_test]})
+        base = pd.DataFrame(
+            {
+                "user_id": rows.user_ids,
+                "seed": int(seed),
+                "n_ratings": n_ratings,
+                "n_train": [len(y) for y in rows.y_train],
+                "n_test": [len(y) for y in rows.y_test],
+                "train_like_rate": [float(y.mean()) if len(y) else math.nan for y in rows.y_train],
+                "test_like_rate": [float(y.mean()) if len(y) else math.nan for y in rows.y_test],
+            }
+        )
         for model in models:
             start = time.perf_counter()
             if model in RECURRENT_MODELS:
-                result = train_users(rows.X_train, rows.y_train, rows.user_ids, cell=model,
-                                     epochs=epochs, seed=int(seed), n_threads=n_threads,
-                                     progress=progress, **train_kw)
+                result = train_users(
+                    rows.X_train,
+                    rows.y_train,
+                    rows.user_ids,
+                    cell=model,
+                    epochs=epochs,
+                    seed=int(seed),
+                    n_threads=n_threads,
+                    progress=progress,
+                    **train_kw,
+                )
                 scores = result.predict_proba(rows.X_test, n_threads=n_threads)
                 train_time = result.train_time_s
                 if keep_results:
                     kept[(model, int(seed))] = result
             elif model == "logistic":
-                scores = [fit_logistic(X, y, Xt) for X, y, Xt in
-                          zip(rows.X_train, rows.y_train, rows.X_test)]
+                scores = [fit_logistic(X, y, Xt) for X, y, Xt in zip(rows.X_train, rows.y_train, rows.X_test)]
                 train_time = time.perf_counter() - start
             else:
-                scores = [np.full(len(yt), float(majority_label(y)), np.float32)
-                          for y, yt in zip(rows.y_train, rows.y_test)]
+                scores = [
+                    np.full(len(yt), float(majority_label(y)), np.float32)
+                    for y, yt in zip(rows.y_train, rows.y_test)
+                ]
                 train_time = time.perf_counter() - start
             metrics = pd.DataFrame([held_out_metrics(y, s) for y, s in zip(rows.y_test, scores)])
             records.append(pd.concat([base.assign(model=model), metrics], axis=1))
             steps = rows.user_steps * epochs if model in RECURRENT_MODELS else 0
-            timings.append({"model": model, "seed": int(seed), "users": len(rows.user_ids),
-                            "train_time_s": train_time, "user_steps": steps,
-                            "us_per_user_step": 1e6 * train_time / steps if steps else math.nan})
+            timings.append(
+                {
+                    "model": model,
+                    "seed": int(seed),
+                    "users": len(rows.user_ids),
+                    "train_time_s": train_time,
+                    "user_steps": steps,
+                    "us_per_user_step": 1e6 * train_time / steps if steps else math.nan,
+                }
+            )
             if verbose:
-                print(f"seed {seed}: {model} done for {len(rows.user_ids)} users "
-                      f"({train_time:.1f} s)", flush=True)
+                print(
+                    f"seed {seed}: {model} done for {len(rows.user_ids)} users ({train_time:.1f} s)",
+                    flush=True,
+                )
     table = pd.concat(records, ignore_index=True)
     first = ["user_id", "seed", "model"]
     table = table[first + [c for c in table.columns if c not in first]]
-    config = {"models": list(models), "seeds": [int(s) for s in seeds], "epochs": epochs,
-              "train_fraction": train_fraction, "n_users": len(datasets), **train_kw}
+    config = {
+        "models": list(models),
+        "seeds": [int(s) for s in seeds],
+        "epochs": epochs,
+        "train_fraction": train_fraction,
+        "n_users": len(datasets),
+        **train_kw,
+    }
     return PopulationRun(table, pd.DataFrame(timings), kept, config)

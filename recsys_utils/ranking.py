@@ -4,17 +4,27 @@
 (:func:`make_ranker` and the fitted-once adapters, fitted with ``fit_split``)."""
 
 from recsys_utils.evaluation.ranking import (
-                                             METRICS,
-                                             TIES,
-                                             RankingResult,
-                                             compare_rankings,
-                                             evaluate_ranking,
-                                             ranking_metrics,
-                                             tie_block_at_cut,
+    METRICS,
+    TIES,
+    RankingResult,
+    compare_rankings,
+    evaluate_ranking,
+    ranking_metrics,
+    tie_block_at_cut,
 )
 from recsys_utils.evaluation.splits import RankingSplit, ranking_split
 from recsys_utils.recommenders import RANKER_NAMES, make_ranker
 
-__all__ = ["METRICS", "TIES", "RANKER_NAMES", "RankingResult", "RankingSplit", "compare_rankings",
-           "evaluate_ranking", "make_ranker", "ranking_metrics", "ranking_split",
-           "tie_block_at_cut"]
+__all__ = [
+    "METRICS",
+    "TIES",
+    "RANKER_NAMES",
+    "RankingResult",
+    "RankingSplit",
+    "compare_rankings",
+    "evaluate_ranking",
+    "make_ranker",
+    "ranking_metrics",
+    "ranking_split",
+    "tie_block_at_cut",
+]

@@ -8,9 +8,9 @@ both are recorded and the code (the one that printed the results) is what the pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 # ------------------------------------------------------------------------------- data
 #: Training fraction of the report's code (``int(len(dataset) * 0.65)``, Appendix A).
@@ -69,23 +69,46 @@ AE_EPOCHS: int = 200
 #: ``train_test_split(..., train_size=0.8)``.
 AE_TRAIN_FRACTION: float = 0.8
 #: Appendix B, epochs 0..9: MSE on train, MSE on test, sum of batch losses.
-AE_PRINTED_HISTORY: Mapping[str, tuple[float, ...]] = MappingProxyType({
-    "train_mse": (
-        57.70589462886741, 38.04793482187772, 27.35864053066486, 21.35755986176045,
-        17.62925489109174, 15.105641225034647, 13.352840468383492, 11.981539847238224,
-        10.912621198707308, 10.050076362360121,
-    ),
-    "test_mse": (
-        57.99464622328289, 38.18121606613857, 27.517741874885832, 21.56659312060692,
-        17.87601660450571, 15.317726342225757, 13.550743621901116, 12.18787262964488,
-        11.131543910524886, 10.301115221972,
-    ),
-    "loss": (
-        3966.329334259033, 2265.6043014526367, 1560.1739902496338, 1168.436803817749,
-        940.1502532958984, 790.7911939620972, 688.9431276321411, 614.039101600647,
-        554.7536573410034, 507.80521408081055,
-    ),
-})
+AE_PRINTED_HISTORY: Mapping[str, tuple[float, ...]] = MappingProxyType(
+    {
+        "train_mse": (
+            57.70589462886741,
+            38.04793482187772,
+            27.35864053066486,
+            21.35755986176045,
+            17.62925489109174,
+            15.105641225034647,
+            13.352840468383492,
+            11.981539847238224,
+            10.912621198707308,
+            10.050076362360121,
+        ),
+        "test_mse": (
+            57.99464622328289,
+            38.18121606613857,
+            27.517741874885832,
+            21.56659312060692,
+            17.87601660450571,
+            15.317726342225757,
+            13.550743621901116,
+            12.18787262964488,
+            11.131543910524886,
+            10.301115221972,
+        ),
+        "loss": (
+            3966.329334259033,
+            2265.6043014526367,
+            1560.1739902496338,
+            1168.436803817749,
+            940.1502532958984,
+            790.7911939620972,
+            688.9431276321411,
+            614.039101600647,
+            554.7536573410034,
+            507.80521408081055,
+        ),
+    }
+)
 
 # ------------------------------------------------------------------ printed results
 
@@ -101,26 +124,46 @@ class PrintedResult:
 
 
 #: Section 5.2's results on user 1, by the package's model names.
-RESULTS: Mapping[str, PrintedResult] = MappingProxyType({
-    "lstm": PrintedResult("lstm", 84.91, "1 min 20 s", 80),
-    "modified-lstm": PrintedResult("modified-lstm", 86.91, "1 min 14 s", 74),
-    "rbm": PrintedResult("rbm", 86.62, "1 min 30 s", 90),
-    "autoencoder": PrintedResult("autoencoder", 83.20, "2 min 03 s", 123),
-})
+RESULTS: Mapping[str, PrintedResult] = MappingProxyType(
+    {
+        "lstm": PrintedResult("lstm", 84.91, "1 min 20 s", 80),
+        "modified-lstm": PrintedResult("modified-lstm", 86.91, "1 min 14 s", 74),
+        "rbm": PrintedResult("rbm", 86.62, "1 min 30 s", 90),
+        "autoencoder": PrintedResult("autoencoder", 83.20, "2 min 03 s", 123),
+    }
+)
 
 #: The last epochs of the two classifiers' Keras logs in Appendix B: ``{epoch: (loss, acc)}``
 #: as printed (the LSTM log's first line reads "Epoch 32/100" before 93..100, most likely 92).
 #: Both print a training accuracy of 0.7647 = 26/34 every epoch (the majority share of the
 #: 34 training rows).
-PRINTED_EPOCHS: Mapping[str, Mapping[int, tuple[float, float]]] = MappingProxyType({
-    "lstm": MappingProxyType({
-        32: (0.5516, 0.7647), 93: (0.5529, 0.7647), 94: (0.5472, 0.7647),
-        95: (0.5470, 0.7647), 96: (0.5485, 0.7647), 97: (0.5413, 0.7647),
-        98: (0.5416, 0.7647), 99: (0.5429, 0.7647), 100: (0.5424, 0.7647),
-    }),
-    "modified-lstm": MappingProxyType({
-        92: (0.5862, 0.7647), 93: (0.5523, 0.7647), 94: (0.4902, 0.7647),
-        95: (0.5277, 0.7647), 96: (0.5062, 0.7647), 97: (0.5346, 0.7647),
-        98: (0.5327, 0.7647), 99: (0.4989, 0.7647), 100: (0.6075, 0.7647),
-    }),
-})
+PRINTED_EPOCHS: Mapping[str, Mapping[int, tuple[float, float]]] = MappingProxyType(
+    {
+        "lstm": MappingProxyType(
+            {
+                32: (0.5516, 0.7647),
+                93: (0.5529, 0.7647),
+                94: (0.5472, 0.7647),
+                95: (0.5470, 0.7647),
+                96: (0.5485, 0.7647),
+                97: (0.5413, 0.7647),
+                98: (0.5416, 0.7647),
+                99: (0.5429, 0.7647),
+                100: (0.5424, 0.7647),
+            }
+        ),
+        "modified-lstm": MappingProxyType(
+            {
+                92: (0.5862, 0.7647),
+                93: (0.5523, 0.7647),
+                94: (0.4902, 0.7647),
+                95: (0.5277, 0.7647),
+                96: (0.5062, 0.7647),
+                97: (0.5346, 0.7647),
+                98: (0.5327, 0.7647),
+                99: (0.4989, 0.7647),
+                100: (0.6075, 0.7647),
+            }
+        ),
+    }
+)

@@ -55,8 +55,7 @@ def _with_ratios(frame: pd.DataFrame, column: str, reference: str) -> pd.DataFra
     return frame
 
 
-def synthetic_rows(n_rows: int, n_attributes: int = 18, *, seed: int = 0
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_rows(n_rows: int, n_attributes: int = 18, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``X (n_rows, n_attributes)`` 0/1 flags (about 1.7 per row, as ML-1M's genres) and
     ``y (n_rows,)`` 0/1 labels: timing needs shapes, not meaning."""
     rng = np.random.default_rng(seed)
@@ -65,11 +64,17 @@ def synthetic_rows(n_rows: int, n_attributes: int = 18, *, seed: int = 0
     return X, y
 
 
-def keras_epoch_times(models: Sequence[str] = ("modified-lstm", "nfg-lstm", "lstm-same-size",
-                                               "gru-same-size", "logistic"), *,
-                      n_rows: int = 110, batch_size: int = 10, epochs: int = 6,
-                      rounds: int = 3, seed: int = 0, X: np.ndarray | None = None,
-                      y: np.ndarray | None = None) -> pd.DataFrame:
+def keras_epoch_times(
+    models: Sequence[str] = ("modified-lstm", "nfg-lstm", "lstm-same-size", "gru-same-size", "logistic"),
+    *,
+    n_rows: int = 110,
+    batch_size: int = 10,
+    epochs: int = 6,
+    rounds: int = 3,
+    seed: int = 0,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Median seconds per training epoch of each Keras model, measured side by side.
 
     Args:
@@ -100,29 +105,38 @@ def keras_epoch_times(models: Sequence[str] = ("modified-lstm", "nfg-lstm", "lst
             kind, kw = KERAS_TIMED[name]
             clf = SequenceClassifier(kind, n_attributes=X.shape[1], seed=seed, **kw)
             clf.fit(X, y, epochs=epochs, batch_size=batch_size)
-            rows.append({"round": r, "model": name,
-                         "epoch_s": float(np.median(clf.epoch_times_s[1:]))})
+            rows.append({"round": r, "model": name, "epoch_s": float(np.median(clf.epoch_times_s[1:]))})
     return _with_ratios(pd.DataFrame(rows), "epoch_s", "modified-lstm")
 
 
-def summarize_epoch_times(frame: pd.DataFrame, column: str = "epoch_s",
-                          scale: float = 1e3, unit: str = "ms") -> pd.DataFrame:
+def summarize_epoch_times(
+    frame: pd.DataFrame, column: str = "epoch_s", scale: float = 1e3, unit: str = "ms"
+) -> pd.DataFrame:
     """Per model: the median of ``column`` over rounds (times ``scale``, e.g. seconds -> ms),
     its range, and the median ratio to the modified cell (ratios are taken within a round,
     then the median over rounds)."""
     out = frame.groupby("model", sort=False).agg(
-        median=(column, "median"), low=(column, "min"), high=(column, "max"),
-        ratio_to_modified=("ratio_to_modified", "median"), rounds=("round", "size"))
+        median=(column, "median"),
+        low=(column, "min"),
+        high=(column, "max"),
+        ratio_to_modified=("ratio_to_modified", "median"),
+        rounds=("round", "size"),
+    )
     for col in ("median", "low", "high"):
         out[col] = out[col] * scale
-    return out.rename(columns={"median": f"median_{unit}", "low": f"min_{unit}",
-                               "high": f"max_{unit}"})
+    return out.rename(columns={"median": f"median_{unit}", "low": f"min_{unit}", "high": f"max_{unit}"})
 
 
-def batched_epoch_times(cells: Sequence[str] = ("modified", "nfg", "lstm", "gru"), *,
-                        n_users: int = 200, n_rows: int = 110, epochs: int = 10,
-                        rounds: int = 3, seed: int = 0, n_threads: int | None = None
-                        ) -> pd.DataFrame:
+def batched_epoch_times(
+    cells: Sequence[str] = ("modified", "nfg", "lstm", "gru"),
+    *,
+    n_users: int = 200,
+    n_rows: int = 110,
+    epochs: int = 10,
+    rounds: int = 3,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
     """Seconds per user-epoch of :func:`recsys_utils.batched.train_users` for each cell, on
     ``n_users`` synthetic users of ``n_rows`` rows, interleaved in rotated orders.
 
@@ -136,25 +150,32 @@ def batched_epoch_times(cells: Sequence[str] = ("modified", "nfg", "lstm", "gru"
     rows = []
     for r in range(rounds):
         for cell in _rotated(cells, r):
-            res = train_users(Xs, ys, cell=cell, epochs=epochs, seed=seed, progress=False,
-                              n_threads=n_threads)
-            rows.append({"round": r, "model": cell,
-                         "user_epoch_s": res.train_time_s / (n_users * epochs)})
+            res = train_users(
+                Xs, ys, cell=cell, epochs=epochs, seed=seed, progress=False, n_threads=n_threads
+            )
+            rows.append({"round": r, "model": cell, "user_epoch_s": res.train_time_s / (n_users * epochs)})
     return _with_ratios(pd.DataFrame(rows), "user_epoch_s", "modified")
 
 
-def batched_step_times(networks: Sequence[str] = ("modified-lstm", "lstm"), *,
-                       X_list: Sequence[np.ndarray] | None = None,
-                       y_list: Sequence[np.ndarray] | None = None, n_users: int = 50,
-                       n_rows: int = 110, epochs: int = 5, batch_size: int = 10,
-                       rounds: int = 3, seed: int = 0, n_threads: int | None = None
-                       ) -> pd.DataFrame:
+def batched_step_times(
+    networks: Sequence[str] = ("modified-lstm", "lstm"),
+    *,
+    X_list: Sequence[np.ndarray] | None = None,
+    y_list: Sequence[np.ndarray] | None = None,
+    n_users: int = 50,
+    n_rows: int = 110,
+    epochs: int = 5,
+    batch_size: int = 10,
+    rounds: int = 3,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
     """Seconds per user-step (one Adam update of one user's network, a batch of
     ``batch_size`` rows) of the report's recommenders in the batched trainer, interleaved in
     rotated orders.
 
     Args:
-        networks: names of :data:`recsys_utils.batched.REPORT_NETWORKS` (``"modified-lstm"``:
+        networks: names of ``recsys_utils.batched.REPORT_NETWORKS`` (``"modified-lstm"``:
             18 units, dropout; ``"lstm"``: 100 units, no dropout).
         X_list, y_list: the users' rows ``(n_u, 18)``, ``(n_u,)`` (e.g. real users' training
             rows); default ``n_users`` copies of :func:`synthetic_rows` (``n_rows`` rows).
@@ -169,8 +190,7 @@ def batched_step_times(networks: Sequence[str] = ("modified-lstm", "lstm"), *,
 
     unknown = [n for n in networks if n not in REPORT_NETWORKS]
     if unknown:
-        raise ValueError(f"unknown networks {unknown}; expected names from "
-                         f"{list(REPORT_NETWORKS)}")
+        raise ValueError(f"unknown networks {unknown}; expected names from {list(REPORT_NETWORKS)}")
     if X_list is None or y_list is None:
         X, y = synthetic_rows(n_rows, seed=seed)
         X_list, y_list = [X.astype(np.uint8)] * n_users, [y] * n_users
@@ -178,8 +198,15 @@ def batched_step_times(networks: Sequence[str] = ("modified-lstm", "lstm"), *,
     rows = []
     for r in range(rounds):
         for name in _rotated(networks, r):
-            res = train_users(list(X_list), list(y_list), network=REPORT_NETWORKS[name],
-                              epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
-                              n_threads=n_threads)
+            res = train_users(
+                list(X_list),
+                list(y_list),
+                network=REPORT_NETWORKS[name],
+                epochs=epochs,
+                batch_size=batch_size,
+                seed=seed,
+                progress=False,
+                n_threads=n_threads,
+            )
             rows.append({"round": r, "model": name, "user_step_s": res.train_time_s / steps})
     return _with_ratios(pd.DataFrame(rows), "user_step_s", "modified-lstm")

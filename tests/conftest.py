@@ -38,5 +38,7 @@ def real_ml1m() -> MovieLens:
         return load_movielens("ml-1m", download=False)
     except DataUnavailableError as err:
         first_line = str(err).splitlines()[0]
-        pytest.skip(f"real MovieLens 1M not available ({first_line}); set RECSYS_DATA_DIR "
-                    "to a folder holding ml-1m/ to run this test")
+        pytest.skip(
+            f"real MovieLens 1M not available ({first_line}); set RECSYS_DATA_DIR "
+            "to a folder holding ml-1m/ to run this test"
+        )

@@ -17,7 +17,9 @@ from recsys_utils.models.autoencoder import (
 )
 
 
-def _low_rank_ratings(n_users: int = 200, n_items: int = 40, rank: int = 2, density: float = 0.6, seed: int = 0):
+def _low_rank_ratings(
+    n_users: int = 200, n_items: int = 40, rank: int = 2, density: float = 0.6, seed: int = 0
+):
     """Ratings 1..5 from a rank-``rank`` model, a ``density`` share observed, 0 elsewhere."""
     rng = np.random.default_rng(seed)
     U = rng.normal(size=(n_users, rank))
@@ -44,7 +46,9 @@ def test_shapes_history_and_batches():
     for key in ("loss", "train_mse", "test_mse", "train_observed_mse", "test_observed_mse"):
         assert len(model.history[key]) == 3 and all(np.isfinite(model.history[key]))
     assert len(model.epoch_times_s) == 3 and model.fit_time_s >= sum(model.epoch_times_s) > 0
-    assert model.history["train_mse"][-1] == pytest.approx(np.mean((model.predict(R[:230]) - R[:230]) ** 2), rel=1e-4)
+    assert model.history["train_mse"][-1] == pytest.approx(
+        np.mean((model.predict(R[:230]) - R[:230]) ** 2), rel=1e-4
+    )
     assert model.mse(R[230:]) == pytest.approx(model.history["test_mse"][-1], rel=1e-6)
     assert "test_mse" not in RatingAutoencoder(n_hidden=4).fit(R, epochs=1).history
     with pytest.raises(ValueError):
@@ -221,13 +225,17 @@ def _ml1m_ratings_matrix() -> np.ndarray:
     root = os.environ.get("RECSYS_DATA_DIR")
     if not root:
         pytest.skip("RECSYS_DATA_DIR is not set: real MovieLens 1M is not available")
-    path = next((p for p in (Path(root) / "ml-1m" / "ratings.dat", Path(root) / "ratings.dat") if p.is_file()), None)
+    path = next(
+        (p for p in (Path(root) / "ml-1m" / "ratings.dat", Path(root) / "ratings.dat") if p.is_file()), None
+    )
     if path is None:
         pytest.skip(f"no ml-1m/ratings.dat under RECSYS_DATA_DIR={root}")
     r = pd.read_csv(path, sep=":", header=None, usecols=[0, 2, 4], names=["u", "m", "r"])
     users, items = np.unique(r["u"].to_numpy()), np.unique(r["m"].to_numpy())
     R = np.zeros((len(users), len(items)), np.float32)
-    R[np.searchsorted(users, r["u"].to_numpy()), np.searchsorted(items, r["m"].to_numpy())] = r["r"].to_numpy()
+    R[np.searchsorted(users, r["u"].to_numpy()), np.searchsorted(items, r["m"].to_numpy())] = r[
+        "r"
+    ].to_numpy()
     return R
 
 

@@ -62,8 +62,8 @@ def test_init_weights_are_keras_like_and_per_user():
     limit = math.sqrt(6 / (50 + k))
     assert np.abs(w["kernel"]).max() <= limit
     assert np.abs(w["embedding"]).max() <= 0.05
-    np.testing.assert_array_equal(w["bias"][:, u:2 * u], 1.0)  # unit_forget_bias
-    np.testing.assert_array_equal(np.delete(w["bias"], np.s_[u:2 * u], axis=1), 0.0)
+    np.testing.assert_array_equal(w["bias"][:, u : 2 * u], 1.0)  # unit_forget_bias
+    np.testing.assert_array_equal(np.delete(w["bias"], np.s_[u : 2 * u], axis=1), 0.0)
     # a user's draw depends on (seed, user) only
     alone = init_weights([2], cell="lstm", seed=4)
     for name in w:
@@ -81,19 +81,34 @@ def test_users_trained_together_match_users_trained_alone(cell):
     together = train_users(Xs, ys, ids, cell=cell, epochs=3, seed=7, progress=False)
     # alone, one by one, in reverse order and on one thread
     for i in reversed(range(len(ids))):
-        alone = train_users([Xs[i]], [ys[i]], [ids[i]], cell=cell, epochs=3, seed=7,
-                            n_threads=1, progress=False)
+        alone = train_users(
+            [Xs[i]], [ys[i]], [ids[i]], cell=cell, epochs=3, seed=7, n_threads=1, progress=False
+        )
         for name, value in alone.user_weights(ids[i]).items():
-            np.testing.assert_allclose(together.user_weights(ids[i])[name], value,
-                                       rtol=0, atol=1e-6, err_msg=f"user {ids[i]}: {name}")
+            np.testing.assert_allclose(
+                together.user_weights(ids[i])[name],
+                value,
+                rtol=0,
+                atol=1e-6,
+                err_msg=f"user {ids[i]}: {name}",
+            )
         np.testing.assert_allclose(together.loss_history[i], alone.loss_history[0], atol=1e-6)
     # a subset in another order gives the same users too
     sub = [5, 0, 2]
-    part = train_users([Xs[i] for i in sub], [ys[i] for i in sub], [ids[i] for i in sub],
-                       cell=cell, epochs=3, seed=7, n_threads=2, progress=False)
+    part = train_users(
+        [Xs[i] for i in sub],
+        [ys[i] for i in sub],
+        [ids[i] for i in sub],
+        cell=cell,
+        epochs=3,
+        seed=7,
+        n_threads=2,
+        progress=False,
+    )
     for i in sub:
-        np.testing.assert_allclose(part.weights["kernel"][part.index_of(ids[i])],
-                                   together.weights["kernel"][i], atol=1e-6)
+        np.testing.assert_allclose(
+            part.weights["kernel"][part.index_of(ids[i])], together.weights["kernel"][i], atol=1e-6
+        )
     # and the seed matters
     other = train_users(Xs[:1], ys[:1], ids[:1], cell=cell, epochs=3, seed=8, progress=False)
     assert not np.allclose(other.weights["kernel"][0], together.weights["kernel"][0])
@@ -101,8 +116,13 @@ def test_users_trained_together_match_users_trained_alone(cell):
 
 def test_adam_steps_follow_each_users_batches():
     Xs, ys = _users(sizes=(7, 10, 23, 120))
-    res = train_users(Xs + [np.zeros((0, 18), np.float32)], ys + [np.zeros(0, np.float32)],
-                      epochs=4, batch_size=10, progress=False)
+    res = train_users(
+        Xs + [np.zeros((0, 18), np.float32)],
+        ys + [np.zeros(0, np.float32)],
+        epochs=4,
+        batch_size=10,
+        progress=False,
+    )
     np.testing.assert_array_equal(res.adam_steps, [4, 4, 12, 48, 0])
     assert res.loss_history.shape == (5, 4)
     assert np.all(res.loss_history[:4] > 0) and np.all(res.loss_history[4] == 0)
@@ -142,19 +162,24 @@ def _keras_reference(cell, network=None):
         "lstm": lambda: keras.layers.LSTM(units, **act),
         "gru": lambda: keras.layers.GRU(units, **act),
     }[net.cell]()
-    output = (keras2_hard_sigmoid if net.output_activation == "keras2_hard_sigmoid"
-              else net.output_activation)
-    model = keras.Sequential([keras.Input((18,)), OneHotEmbedding(200, 50), recurrent,
-                              keras.layers.Dense(1, activation=output)])
+    output = keras2_hard_sigmoid if net.output_activation == "keras2_hard_sigmoid" else net.output_activation
+    model = keras.Sequential(
+        [keras.Input((18,)), OneHotEmbedding(200, 50), recurrent, keras.layers.Dense(1, activation=output)]
+    )
     model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam())
     return model
 
 
 def _initial(weights):
     """The Keras model's ``get_weights()`` as ``initial_weights`` for one user."""
-    return {"embedding": weights[0][None, :2], "kernel": weights[1][None],
-            "recurrent_kernel": weights[2][None], "bias": weights[3][None],
-            "dense_kernel": weights[4][None, :, 0], "dense_bias": weights[5][None]}
+    return {
+        "embedding": weights[0][None, :2],
+        "kernel": weights[1][None],
+        "recurrent_kernel": weights[2][None],
+        "bias": weights[3][None],
+        "dense_kernel": weights[4][None, :, 0],
+        "dense_bias": weights[5][None],
+    }
 
 
 #: The networks checked against Keras: the four cells in the report's modified recommender, and
@@ -176,8 +201,17 @@ def test_matches_keras_fit_without_dropout(name):
     keras.utils.set_random_seed(0)
     model = _keras_reference(net.cell, net)
     w0 = model.get_weights()
-    ours = train_users([X], [y], [1], network=net, epochs=4, batch_size=10, shuffle=False,
-                       initial_weights=_initial(w0), progress=False)
+    ours = train_users(
+        [X],
+        [y],
+        [1],
+        network=net,
+        epochs=4,
+        batch_size=10,
+        shuffle=False,
+        initial_weights=_initial(w0),
+        progress=False,
+    )
     hist = model.fit(X, y, epochs=4, batch_size=10, shuffle=False, verbose=0)
     got = ours.keras_weights(1)
     names = ["embedding", "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias"]
@@ -187,8 +221,11 @@ def test_matches_keras_fit_without_dropout(name):
         assert np.abs(ref - start).max() > 1e-3, f"{wname} did not move"
         np.testing.assert_allclose(mine, ref, rtol=0, atol=2e-6, err_msg=wname)
     np.testing.assert_allclose(ours.loss_history[0], hist.history["loss"], atol=1e-6)
-    np.testing.assert_allclose(ours.predict_proba([X])[0], model.predict(X, verbose=0)[:, 0],
-                               atol=3e-6 if name == "report-lstm" else 1e-6)
+    np.testing.assert_allclose(
+        ours.predict_proba([X])[0],
+        model.predict(X, verbose=0)[:, 0],
+        atol=3e-6 if name == "report-lstm" else 1e-6,
+    )
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -208,7 +245,7 @@ def test_batch_gradient_with_dropout_matches_tensorflow(name):
     words = -(-units // 64)
     out_bits = rng.integers(0, 2**63, size=(n, words), dtype=np.uint64)
     out_bits[:, -1] &= np.uint64(2 ** (units - 64 * (words - 1)) - 1)
-    in_mask = ((in_bits[..., None] >> np.arange(50, dtype=np.uint64)) & np.uint64(1))
+    in_mask = (in_bits[..., None] >> np.arange(50, dtype=np.uint64)) & np.uint64(1)
     j = np.arange(units)
     out_mask = (out_bits[:, j // 64] >> (j % 64).astype(np.uint64)) & np.uint64(1)
 
@@ -230,8 +267,7 @@ def test_batch_gradient_with_dropout_matches_tensorflow(name):
     ref[4] = ref[4][:, 0]
     for (wname, g), r in zip(grads.items(), ref):
         assert np.abs(r).max() > 0, wname
-        np.testing.assert_allclose(g[0], r, rtol=0, atol=1e-6 * max(1.0, np.abs(r).max()),
-                                   err_msg=wname)
+        np.testing.assert_allclose(g[0], r, rtol=0, atol=1e-6 * max(1.0, np.abs(r).max()), err_msg=wname)
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -243,11 +279,9 @@ def test_to_keras_gives_the_books_model_with_the_users_weights(name):
     model = res.to_keras(22)
     if name == "report-lstm":  # the book's build_lstm_recommender
         assert model.name == "lstm" and model.layers[1].units == 100
-    np.testing.assert_allclose(model.predict(Xs[1], verbose=0)[:, 0],
-                               res.predict_proba(Xs)[1], atol=1e-6)
+    np.testing.assert_allclose(model.predict(Xs[1], verbose=0)[:, 0], res.predict_proba(Xs)[1], atol=1e-6)
     # rows 2.. of the Keras embedding are the (unused) initial ones
-    full = init_weights([22], cell=net.cell, units=net.units,
-                        embedding_input_dim=200)["embedding"][0]
+    full = init_weights([22], cell=net.cell, units=net.units, embedding_input_dim=200)["embedding"][0]
     np.testing.assert_array_equal(model.get_weights()[0][2:], full[2:])
 
 
@@ -255,8 +289,7 @@ def test_to_keras_gives_the_books_model_with_the_users_weights(name):
 def test_dropout_masks_keep_the_right_fraction(rate):
     threshold = np.uint64(round(rate * 2**32))
     state = np.array([12345], np.uint64)
-    draws = np.array([draw_bits(state, 50, threshold, rate == 0.5)
-                      for _ in range(4000)], np.uint64)
+    draws = np.array([draw_bits(state, 50, threshold, rate == 0.5) for _ in range(4000)], np.uint64)
     assert np.all(draws >> np.uint64(50) == 0)  # only units 0..49
     bits = (draws[:, None] >> np.arange(50, dtype=np.uint64)) & np.uint64(1)
     assert abs(bits.mean() - (1 - rate)) < 0.005  # ~7 standard errors
@@ -302,8 +335,7 @@ def test_report_lstm_with_dropout_trains_every_unit():
     res = train_users(Xs, ys, [1, 2], network=net, epochs=3, progress=False)
     start = init_weights([1, 2], cell="lstm", units=100)["dense_kernel"]
     assert np.all(res.weights["dense_kernel"] != start)
-    alone = train_users(Xs[1:], ys[1:], [2], network=net, epochs=3, n_threads=1,
-                        progress=False)
+    alone = train_users(Xs[1:], ys[1:], [2], network=net, epochs=3, n_threads=1, progress=False)
     np.testing.assert_array_equal(alone.weights["kernel"][0], res.weights["kernel"][1])
 
 
@@ -340,12 +372,11 @@ def test_fastmath_switch_moves_only_round_off(tmp_path, cell):
     for flag in ("1", "0"):
         env = dict(os.environ, RECSYS_FASTMATH=flag, PYTHONPATH=str(root))
         path = tmp_path / f"fastmath{flag}.npz"
-        subprocess.run([sys.executable, str(script), str(path), cell], env=env, check=True,
-                       cwd=root, timeout=900)
+        subprocess.run(
+            [sys.executable, str(script), str(path), cell], env=env, check=True, cwd=root, timeout=900
+        )
         out[flag] = np.load(path)
     assert bool(out["1"]["fastmath"]) and bool(out["1"]["option"])
     assert not bool(out["0"]["fastmath"]) and not bool(out["0"]["option"])
-    for name in ["embedding", "kernel", "recurrent_kernel", "bias", "dense_kernel",
-                 "dense_bias", "proba"]:
-        np.testing.assert_allclose(out["0"][name], out["1"][name], rtol=0, atol=1e-5,
-                                   err_msg=name)
+    for name in ["embedding", "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias", "proba"]:
+        np.testing.assert_allclose(out["0"][name], out["1"][name], rtol=0, atol=1e-5, err_msg=name)

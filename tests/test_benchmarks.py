@@ -20,12 +20,34 @@ def _run(script: str, args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 def test_bench_cells_writes_its_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     out = tmp_path / "cells.json"
-    _run("bench_cells.py", ["--rounds", "1", "--epochs", "2", "--rows", "20", "--big-rows", "64",
-                            "--big-batch", "32", "--big-epochs", "2", "--users", "2",
-                            "--batched-epochs", "1", "--json", str(out)], monkeypatch)
+    _run(
+        "bench_cells.py",
+        [
+            "--rounds",
+            "1",
+            "--epochs",
+            "2",
+            "--rows",
+            "20",
+            "--big-rows",
+            "64",
+            "--big-batch",
+            "32",
+            "--big-epochs",
+            "2",
+            "--users",
+            "2",
+            "--batched-epochs",
+            "1",
+            "--json",
+            str(out),
+        ],
+        monkeypatch,
+    )
     result = json.loads(out.read_text())
-    assert {"device", "gpu", "keras_small", "keras_big", "batched", "report_networks",
-            "summary"} <= set(result)
+    assert {"device", "gpu", "keras_small", "keras_big", "batched", "report_networks", "summary"} <= set(
+        result
+    )
     models = {row["model"] for row in result["keras_small"]}
     assert {"modified-lstm", "lstm-same-size", "lstm-cudnn", "logistic"} <= models
     assert "ratio_to_modified" in result["summary"]
@@ -34,13 +56,28 @@ def test_bench_cells_writes_its_summary(tmp_path: Path, monkeypatch: pytest.Monk
 
 @pytest.mark.slow
 @pytest.mark.parametrize("network", ["modified-lstm", "lstm"])
-def test_bench_batched_training_on_the_synthetic_twin(synthetic_dir: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      network: str):
+def test_bench_batched_training_on_the_synthetic_twin(
+    synthetic_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, network: str
+):
     out = tmp_path / "batched.json"
-    _run("bench_batched_training.py", ["--data-dir", str(synthetic_dir), "--users", "6",
-                                       "--naive-users", "1", "--epochs", "1",
-                                       "--network", network, "--json", str(out)], monkeypatch)
+    _run(
+        "bench_batched_training.py",
+        [
+            "--data-dir",
+            str(synthetic_dir),
+            "--users",
+            "6",
+            "--naive-users",
+            "1",
+            "--epochs",
+            "1",
+            "--network",
+            network,
+            "--json",
+            str(out),
+        ],
+        monkeypatch,
+    )
     result = json.loads(out.read_text())
     assert result["batched"]["users"] == 6
     assert result["network"] == network

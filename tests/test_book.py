@@ -29,6 +29,7 @@ screenshot of each page is written, to look at the pages by eye).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -130,14 +131,19 @@ def book_build(tmp_path_factory) -> Build:
     missing_notebooks = [page for page in missing if page.startswith("notebooks/")]
     if missing_notebooks:
         pytest.skip(
-            "the chapter notebooks listed in _toc.yml do not exist yet: "
-            + ", ".join(missing_notebooks)
+            "the chapter notebooks listed in _toc.yml do not exist yet: " + ", ".join(missing_notebooks)
         )
     assert not missing, f"pages listed in _toc.yml are missing: {missing}"
 
     out = tmp_path_factory.mktemp("book")
     command = jupyter_book_command() + [
-        "build", str(BOOK_ROOT), "-n", "-W", "--keep-going", "--path-output", str(out),
+        "build",
+        str(BOOK_ROOT),
+        "-n",
+        "-W",
+        "--keep-going",
+        "--path-output",
+        str(out),
     ]
     start = time.perf_counter()
     proc = subprocess.run(
@@ -168,7 +174,8 @@ def built_pages(build: Build) -> list[str]:
 @pytest.mark.slow
 def test_book_builds(book_build: Build):
     warnings = [
-        line for line in book_build.output.splitlines()
+        line
+        for line in book_build.output.splitlines()
         if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b", line)
     ]
     assert book_build.returncode == 0, (
@@ -245,11 +252,19 @@ class Chromium:
         import websocket  # websocket-client
 
         self.profile = profile
-        self.log = open(profile / "chromium.log", "w+b")
+        # noqa reason: the log lives as long as the browser and is closed in close()
+        self.log = open(profile / "chromium.log", "w+b")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, "--remote-debugging-port=0",
-             f"--user-data-dir={profile / 'user-data'}", "about:blank"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                binary,
+                *CHROMIUM_FLAGS,
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile / 'user-data'}",
+                "about:blank",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         port_file = profile / "user-data" / "DevToolsActivePort"
         deadline = time.monotonic() + 60
@@ -268,15 +283,15 @@ class Chromium:
         self.next_id = 0
         self.report = PageReport(url="about:blank")
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.call(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for method, params in [
             ("Page.enable", {}),
             ("Runtime.enable", {}),
             ("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
-            ("Emulation.setDeviceMetricsOverride",
-             {"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False}),
+            (
+                "Emulation.setDeviceMetricsOverride",
+                {"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+            ),
         ]:
             self.call(method, params, session=self.session)
 
@@ -317,15 +332,22 @@ class Chromium:
         else:
             # The site must not need the network: refuse, and remember what was asked for.
             self.report.blocked.append(url)
-            self._send("Fetch.failRequest",
-                       {"requestId": request_id, "errorReason": "BlockedByClient"}, self.session)
+            self._send(
+                "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}, self.session
+            )
 
     # -- pages -------------------------------------------------------------------------
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", {
-            "expression": expression, "awaitPromise": True, "returnByValue": True,
-        }, session=self.session)
+        result = self.call(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+            session=self.session,
+        )
         if "exceptionDetails" in result:
             raise DevToolsError(f"script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -345,17 +367,16 @@ class Chromium:
         return self.report
 
     def screenshot(self, path: Path):
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
-                         session=self.session)["data"]
+        data = self.call(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=self.session
+        )["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self):
         try:
             if getattr(self, "ws", None) is not None:
-                try:
+                with contextlib.suppress(Exception):
                     self._send("Browser.close")
-                except Exception:
-                    pass
                 self.ws.close()
         finally:
             try:
@@ -383,11 +404,12 @@ IMAGES_JS = """
 })()
 """
 
+# noqa reason: %s keeps the JavaScript's braces as they are (no {{ }} doubling)
 ERRORS_JS = """
 Array.from(document.querySelectorAll(%s)).map(e => ({
   classes: e.className, text: (e.innerText || '').trim().slice(0, 300)
 }))
-""" % json.dumps(ERROR_OUTPUT_SELECTOR)
+""" % json.dumps(ERROR_OUTPUT_SELECTOR)  # noqa: UP031
 
 MATHJAX_JS = """
 (async () => {
@@ -427,7 +449,8 @@ def chromium(tmp_path_factory):
     binary = find_chromium()
     if binary is None:
         pytest.skip(
-            "no Chromium binary found (looked for CHROME_BIN, " + ", ".join(CHROMIUM_NAMES)
+            "no Chromium binary found (looked for CHROME_BIN, "
+            + ", ".join(CHROMIUM_NAMES)
             + "); on Debian: apt-get install chromium"
         )
     pytest.importorskip("websocket", reason="websocket-client is not installed")

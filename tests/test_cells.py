@@ -22,9 +22,15 @@ NP_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def numpy_modified_lstm(
-    x: np.ndarray, h0: np.ndarray, c0: np.ndarray, kernel: np.ndarray,
-    recurrent_kernel: np.ndarray, bias: np.ndarray | None, activation: str,
-    recurrent_activation: str, variant: str,
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    bias: np.ndarray | None,
+    activation: str,
+    recurrent_activation: str,
+    variant: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cell's equations over a sequence.
 
@@ -33,11 +39,11 @@ def numpy_modified_lstm(
     """
     act, ract = NP_ACTIVATIONS[activation], NP_ACTIVATIONS[recurrent_activation]
     u = h0.shape[1]
-    w_i, w_c, w_o = kernel[:, :u], kernel[:, u:2 * u], kernel[:, 2 * u:]
+    w_i, w_c, w_o = kernel[:, :u], kernel[:, u : 2 * u], kernel[:, 2 * u :]
     r = recurrent_kernel
-    u_i, u_c, u_o = r[:, :u], r[:, u:2 * u], r[:, 2 * u:]
+    u_i, u_c, u_o = r[:, :u], r[:, u : 2 * u], r[:, 2 * u :]
     b = np.zeros(3 * u) if bias is None else bias
-    b_i, b_c, b_o = b[:u], b[u:2 * u], b[2 * u:]
+    b_i, b_c, b_o = b[:u], b[u : 2 * u], b[2 * u :]
     h, c, hs = h0, c0, []
     for t in range(x.shape[1]):
         x_t = x[:, t, :]
@@ -58,29 +64,36 @@ def random_weights(layer: keras.layers.Layer, rng: np.random.Generator) -> list[
     return weights
 
 
-ACTIVATION_PAIRS = [("tanh", "sigmoid"), ("sigmoid", "tanh"), ("relu", "hard_sigmoid"),
-                    ("linear", "sigmoid")]
+ACTIVATION_PAIRS = [("tanh", "sigmoid"), ("sigmoid", "tanh"), ("relu", "hard_sigmoid"), ("linear", "sigmoid")]
 
 
 @pytest.mark.parametrize("variant", ["report", "nfg"])
 @pytest.mark.parametrize("activation,recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_layer_matches_numpy_equations(variant: str, activation: str, recurrent_activation: str,
-                                       use_bias: bool) -> None:
+def test_layer_matches_numpy_equations(
+    variant: str, activation: str, recurrent_activation: str, use_bias: bool
+) -> None:
     rng = np.random.default_rng(0)
     batch, steps, dim, units = 3, 6, 4, 5
     x = rng.normal(size=(batch, steps, dim)).astype("float32")
     h0 = rng.normal(size=(batch, units)).astype("float32")
     c0 = rng.normal(size=(batch, units)).astype("float32")
-    layer = ModifiedLSTM(units, activation=activation, recurrent_activation=recurrent_activation,
-                         use_bias=use_bias, variant=variant, return_sequences=True,
-                         return_state=True)
+    layer = ModifiedLSTM(
+        units,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        use_bias=use_bias,
+        variant=variant,
+        return_sequences=True,
+        return_state=True,
+    )
     layer.build((None, steps, dim))
     weights = random_weights(layer, rng)
     bias = weights[2] if use_bias else None
     seq, h_last, c_last = layer(x, initial_state=[h0, c0])
-    want_seq, want_c = numpy_modified_lstm(x, h0, c0, weights[0], weights[1], bias, activation,
-                                           recurrent_activation, variant)
+    want_seq, want_c = numpy_modified_lstm(
+        x, h0, c0, weights[0], weights[1], bias, activation, recurrent_activation, variant
+    )
     np.testing.assert_allclose(np.asarray(seq), want_seq, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(h_last), want_seq[:, -1], atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(c_last), want_c, atol=1e-5, rtol=1e-5)
@@ -91,14 +104,14 @@ def test_split_kernel_path_matches_numpy_at_inference(variant: str) -> None:
     """recurrent_dropout > 0 switches to per-gate kernels; without training it is the same map."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    layer = ModifiedLSTM(4, dropout=0.3, recurrent_dropout=0.4, variant=variant,
-                         return_sequences=True)
+    layer = ModifiedLSTM(4, dropout=0.3, recurrent_dropout=0.4, variant=variant, return_sequences=True)
     assert layer.cell.implementation == 1
     layer.build((None, 5, 3))
     weights = random_weights(layer, rng)
     zeros = np.zeros((2, 4), dtype="float32")
-    want, _ = numpy_modified_lstm(x, zeros, zeros, weights[0], weights[1], weights[2], "tanh",
-                                  "sigmoid", variant)
+    want, _ = numpy_modified_lstm(
+        x, zeros, zeros, weights[0], weights[1], weights[2], "tanh", "sigmoid", variant
+    )
     np.testing.assert_allclose(np.asarray(layer(x, training=False)), want, atol=1e-5, rtol=1e-5)
 
 
@@ -125,14 +138,30 @@ def test_unknown_variant_is_rejected() -> None:
 
 
 def test_get_config_from_config_round_trip() -> None:
-    cell = ModifiedLSTMCell(6, activation="sigmoid", recurrent_activation="tanh", dropout=0.2,
-                            recurrent_dropout=0.1, seed=3, variant="nfg", use_bias=False,
-                            kernel_regularizer="l2")
+    cell = ModifiedLSTMCell(
+        6,
+        activation="sigmoid",
+        recurrent_activation="tanh",
+        dropout=0.2,
+        recurrent_dropout=0.1,
+        seed=3,
+        variant="nfg",
+        use_bias=False,
+        kernel_regularizer="l2",
+    )
     cell_config = cell.get_config()
     assert ModifiedLSTMCell.from_config(cell_config).get_config() == cell_config
 
-    layer = ModifiedLSTM(6, activation="sigmoid", recurrent_activation="tanh", variant="nfg",
-                         return_sequences=True, go_backwards=True, dropout=0.2, seed=3)
+    layer = ModifiedLSTM(
+        6,
+        activation="sigmoid",
+        recurrent_activation="tanh",
+        variant="nfg",
+        return_sequences=True,
+        go_backwards=True,
+        dropout=0.2,
+        seed=3,
+    )
     config = layer.get_config()
     clone = ModifiedLSTM.from_config(config)
     assert clone.get_config() == config
@@ -147,12 +176,13 @@ def test_get_config_from_config_round_trip() -> None:
 
 @pytest.mark.parametrize("variant", ["report", "nfg"])
 def test_keras_file_round_trip(tmp_path, variant: str) -> None:
-    model = keras.Sequential([
-        keras.Input(shape=(5, 3)),
-        ModifiedLSTM(4, activation="sigmoid", recurrent_activation="tanh", variant=variant,
-                     dropout=0.1),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(5, 3)),
+            ModifiedLSTM(4, activation="sigmoid", recurrent_activation="tanh", variant=variant, dropout=0.1),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     random_weights(model, np.random.default_rng(4))
     x = np.random.default_rng(5).normal(size=(7, 5, 3)).astype("float32")
     path = tmp_path / "model.keras"

@@ -33,24 +33,59 @@ def test_data_text_and_errors(synthetic_dir, capsys):
 
 
 def test_train_and_recommend(synthetic_dir, capsys):
-    assert main(["train", "--data-dir", str(synthetic_dir), "--model", "popularity", "--user", "1",
-                 "--protocol", "held-out", "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(synthetic_dir),
+                "--model",
+                "popularity",
+                "--user",
+                "1",
+                "--protocol",
+                "held-out",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["protocol"] == "held-out" and 0 <= result["accuracy"] <= 1
     assert "majority_accuracy" in result and result["fit_time_s"] is not None
-    assert main(["train", "--data-dir", str(synthetic_dir), "--model", "lstm", "--epochs", "1",
-                 "--user", "1"]) == 0
+    assert (
+        main(["train", "--data-dir", str(synthetic_dir), "--model", "lstm", "--epochs", "1", "--user", "1"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "majority baseline" in text and "training time" in text
-    assert main(["recommend", "--data-dir", str(synthetic_dir), "--model", "popularity",
-                 "--user", "1", "--top", "5"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                "--data-dir",
+                str(synthetic_dir),
+                "--model",
+                "popularity",
+                "--user",
+                "1",
+                "--top",
+                "5",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 + 5  # a caption, a header, five movies
 
 
 def test_module_entry_point(synthetic_dir):
-    out = subprocess.run([sys.executable, "-m", "recsys_utils", "data", "--data-dir", str(synthetic_dir),
-                          "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "recsys_utils", "data", "--data-dir", str(synthetic_dir), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout)["user"]["user_id"] == 1
 
 
@@ -65,8 +100,23 @@ def test_data_user_1_on_real_ml1m(real_ml1m, capsys):
 
 
 def test_recommend_with_matrix_factorization(synthetic_dir, capsys):
-    assert main(["recommend", "--data-dir", str(synthetic_dir), "--model", "mf", "--user", "3",
-                 "--top", "4", "--json"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                "--data-dir",
+                str(synthetic_dir),
+                "--model",
+                "mf",
+                "--user",
+                "3",
+                "--top",
+                "4",
+                "--json",
+            ]
+        )
+        == 0
+    )
     table = json.loads(capsys.readouterr().out)
     assert [row["rank"] for row in table] == [1, 2, 3, 4]
     assert all(a["score"] >= b["score"] for a, b in zip(table, table[1:]))
@@ -77,21 +127,51 @@ def test_data_on_a_synthetic_ml25m_twin(tmp_path):
     from recsys_utils.data.synthetic import write_synthetic_movielens
 
     write_synthetic_movielens(tmp_path, variant="ml-25m", n_users=15, n_movies=60)
-    out = subprocess.run([sys.executable, "-m", "recsys_utils", "data", "--dataset", "ml-25m",
-                          "--data-dir", str(tmp_path), "--user", "2", "--json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recsys_utils",
+            "data",
+            "--dataset",
+            "ml-25m",
+            "--data-dir",
+            str(tmp_path),
+            "--user",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads(out.stdout)
     assert summary["dataset"] == "ml-25m" and summary["users"] == 15
     assert summary["user"]["attributes"] == 19  # the release's genres, IMAX included
     assert out.stderr == ""
 
 
-@pytest.mark.parametrize("model, key", [("rbm", "reconstruction_mse"), ("lstm", "loss"),
-                                        ("modified", "accuracy"), ("autoencoder", "train_mse")])
+@pytest.mark.parametrize(
+    "model, key",
+    [("rbm", "reconstruction_mse"), ("lstm", "loss"), ("modified", "accuracy"), ("autoencoder", "train_mse")],
+)
 def test_train_json_prints_the_history_of_every_model(synthetic_dir, capsys, model, key):
     """``train --json`` carries one value per epoch of the model's history; aliases resolve."""
-    code = main(["train", "--model", model, "--user", "1", "--epochs", "3", "--json",
-                 "--data-dir", str(synthetic_dir), "--no-download"])
+    code = main(
+        [
+            "train",
+            "--model",
+            model,
+            "--user",
+            "1",
+            "--epochs",
+            "3",
+            "--json",
+            "--data-dir",
+            str(synthetic_dir),
+            "--no-download",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["history"][key]) == 3

@@ -38,9 +38,11 @@ from recsys_utils.data.synthetic import write_synthetic_movielens, write_synthet
 # --------------------------------------------------------------------------- helpers
 
 GOOD_RATINGS = ["1::10::5::978300760", "1::20::3::978302109", "2::10::4::978301968"]
-GOOD_MOVIES = ["10::Toy Story (1995)::Animation|Children's|Comedy",
-               "20::Misérables, Les (1995)::Drama|Musical",
-               "30::Star Wars: Episode IV - A New Hope (1977)::Action|Adventure"]
+GOOD_MOVIES = [
+    "10::Toy Story (1995)::Animation|Children's|Comedy",
+    "20::Misérables, Les (1995)::Drama|Musical",
+    "30::Star Wars: Episode IV - A New Hope (1977)::Action|Adventure",
+]
 GOOD_USERS = ["1::F::1::10::48067", "2::M::56::16::70072-1234"]
 
 
@@ -63,8 +65,9 @@ def ml1m_folder(root: Path, ratings=GOOD_RATINGS, movies=GOOD_MOVIES, users=GOOD
     return folder
 
 
-def assert_located(err: pytest.ExceptionInfo[MovieLensFormatError], path: Path, line: int,
-                   *words: str) -> None:
+def assert_located(
+    err: pytest.ExceptionInfo[MovieLensFormatError], path: Path, line: int, *words: str
+) -> None:
     """The error names the file and the 1-based line, in attributes and message."""
     exc = err.value
     assert exc.path == path
@@ -87,8 +90,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------- parsers
 
 
-def test_synthetic_frames_follow_the_contract(synthetic_ml1m: MovieLens,
-                                              synthetic_dir: Path) -> None:
+def test_synthetic_frames_follow_the_contract(synthetic_ml1m: MovieLens, synthetic_dir: Path) -> None:
     ml = synthetic_ml1m
     assert ml.name == "ml-1m" and ml.path == synthetic_dir / "ml-1m"
     assert list(ml.ratings.columns) == ["user_id", "movie_id", "rating", "timestamp"]
@@ -96,8 +98,7 @@ def test_synthetic_frames_follow_the_contract(synthetic_ml1m: MovieLens,
     assert list(ml.movies.columns) == ["movie_id", "title", "genres"]
     assert ml.movies["movie_id"].dtype == np.int32
     assert list(ml.users.columns) == ["user_id", "gender", "age", "occupation", "zip_code"]
-    assert [str(ml.users[c].dtype) for c in ("user_id", "age", "occupation")] == [
-        "int32", "int16", "int16"]
+    assert [str(ml.users[c].dtype) for c in ("user_id", "age", "occupation")] == ["int32", "int16", "int16"]
     for frame in (ml.ratings, ml.movies, ml.users):
         assert frame.index.equals(pd.RangeIndex(len(frame)))
     assert len(ml.users) == 60 and len(ml.movies) == 200
@@ -107,8 +108,11 @@ def test_synthetic_frames_follow_the_contract(synthetic_ml1m: MovieLens,
 def test_parsers_match_a_plain_python_reading(synthetic_dir: Path) -> None:
     """Values, counts and file order agree with a line-by-line split of the files."""
     folder = synthetic_dir / "ml-1m"
-    for reader, name, n in ((read_ratings, "ratings.dat", 4), (read_movies, "movies.dat", 3),
-                            (read_users, "users.dat", 5)):
+    for reader, name, n in (
+        (read_ratings, "ratings.dat", 4),
+        (read_movies, "movies.dat", 3),
+        (read_users, "users.dat", 5),
+    ):
         text = (folder / name).read_bytes().decode("latin-1")
         rows = [line.split("::") for line in text.splitlines()]
         assert all(len(r) == n for r in rows)
@@ -149,21 +153,24 @@ def test_movie_without_genres_is_empty_string(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize(("bad", "words"), [
-    ("3::30::4", ["expected 4 fields", "found 3"]),
-    ("3::30::4::5::6", ["expected 4 fields", "found 5"]),
-    ("3::x30::4::978300000", ["movie_id", "'x30'"]),
-    ("3::30.5::4::978300000", ["movie_id", "'30.5'"]),
-    ("3::1e3::4::978300000", ["movie_id", "'1e3'"]),
-    ("3::-30::4::978300000", ["movie_id", "'-30'"]),
-    ("3::::4::978300000", ["movie_id", "''"]),
-    ("abc::30::4::978300000", ["user_id", "'abc'"]),
-    ("3::30::6::978300000", ["rating 6", "1..5"]),
-    ("3::30::0::978300000", ["rating 0", "1..5"]),
-    ("3::30::4::99999999999999999999", ["timestamp"]),
-    ("", ["empty line"]),
-    ("3\t30::4::978300000", ["tab"]),
-])
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("3::30::4", ["expected 4 fields", "found 3"]),
+        ("3::30::4::5::6", ["expected 4 fields", "found 5"]),
+        ("3::x30::4::978300000", ["movie_id", "'x30'"]),
+        ("3::30.5::4::978300000", ["movie_id", "'30.5'"]),
+        ("3::1e3::4::978300000", ["movie_id", "'1e3'"]),
+        ("3::-30::4::978300000", ["movie_id", "'-30'"]),
+        ("3::::4::978300000", ["movie_id", "''"]),
+        ("abc::30::4::978300000", ["user_id", "'abc'"]),
+        ("3::30::6::978300000", ["rating 6", "1..5"]),
+        ("3::30::0::978300000", ["rating 0", "1..5"]),
+        ("3::30::4::99999999999999999999", ["timestamp"]),
+        ("", ["empty line"]),
+        ("3\t30::4::978300000", ["tab"]),
+    ],
+)
 def test_bad_rating_line_is_located(tmp_path: Path, bad: str, words: list[str]) -> None:
     path = write(tmp_path, "ratings.dat", GOOD_RATINGS[:2] + [bad] + GOOD_RATINGS[2:])
     with pytest.raises(MovieLensFormatError) as err:
@@ -194,14 +201,17 @@ def test_empty_file(tmp_path: Path) -> None:
     assert_located(err, path, 1, "empty")
 
 
-@pytest.mark.parametrize(("bad", "words"), [
-    ("40::Heat (1995)::Action|Thriler", ["unknown genre 'Thriler'"]),
-    ("40::Heat (1995)::Action||Crime", ["unknown genre ''"]),
-    ("40::Heat (1995)::Action|Crime|Action", ["repeated genre"]),
-    ("20::Heat (1995)::Action", ["duplicate movie id", "movie_id=20", "line 2"]),
-    ("40::Heat (1995)", ["expected 3 fields", "found 2"]),
-    ("4O::Heat (1995)::Action", ["movie_id", "'4O'"]),
-])
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("40::Heat (1995)::Action|Thriler", ["unknown genre 'Thriler'"]),
+        ("40::Heat (1995)::Action||Crime", ["unknown genre ''"]),
+        ("40::Heat (1995)::Action|Crime|Action", ["repeated genre"]),
+        ("20::Heat (1995)::Action", ["duplicate movie id", "movie_id=20", "line 2"]),
+        ("40::Heat (1995)", ["expected 3 fields", "found 2"]),
+        ("4O::Heat (1995)::Action", ["movie_id", "'4O'"]),
+    ],
+)
 def test_bad_movie_line_is_located(tmp_path: Path, bad: str, words: list[str]) -> None:
     path = write(tmp_path, "movies.dat", GOOD_MOVIES + [bad])
     with pytest.raises(MovieLensFormatError) as err:
@@ -209,13 +219,16 @@ def test_bad_movie_line_is_located(tmp_path: Path, bad: str, words: list[str]) -
     assert_located(err, path, 4, *words)
 
 
-@pytest.mark.parametrize(("bad", "words"), [
-    ("3::X::25::1::00000", ["gender 'X'"]),
-    ("3::M::17::1::00000", ["age 17"]),
-    ("3::M::25::21::00000", ["occupation 21"]),
-    ("1::M::25::1::00000", ["duplicate user id"]),
-    ("3::M::25::1", ["expected 5 fields"]),
-])
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("3::X::25::1::00000", ["gender 'X'"]),
+        ("3::M::17::1::00000", ["age 17"]),
+        ("3::M::25::21::00000", ["occupation 21"]),
+        ("1::M::25::1::00000", ["duplicate user id"]),
+        ("3::M::25::1", ["expected 5 fields"]),
+    ],
+)
 def test_bad_user_line_is_located(tmp_path: Path, bad: str, words: list[str]) -> None:
     path = write(tmp_path, "users.dat", GOOD_USERS + [bad])
     with pytest.raises(MovieLensFormatError) as err:
@@ -265,8 +278,7 @@ def test_ml100k_synthetic_maps_to_the_same_schema(tmp_path: Path) -> None:
 
 def test_ml100k_item_flags_and_unknown_genre(tmp_path: Path) -> None:
     url = "http://us.imdb.com/M/title-exact?x"
-    good = [f"1|Toy Story (1995)|01-Jan-1995||{url}|0|0|0|1|1|1" + "|0" * 13,
-            "267|unknown||||1" + "|0" * 18]
+    good = [f"1|Toy Story (1995)|01-Jan-1995||{url}|0|0|0|1|1|1" + "|0" * 13, "267|unknown||||1" + "|0" * 18]
     movies = read_ml100k_movies(write(tmp_path, "u.item", good))
     assert movies["genres"].tolist() == ["Animation|Children's|Comedy", ""]
     assert movies["title"].tolist() == ["Toy Story (1995)", "unknown"]
@@ -283,8 +295,7 @@ def test_ml100k_item_flags_and_unknown_genre(tmp_path: Path) -> None:
 def test_ml100k_ratings_and_users(tmp_path: Path) -> None:
     ratings = read_ml100k_ratings(write(tmp_path, "u.data", ["196\t242\t3\t881250949"]))
     assert ratings.iloc[0].tolist() == [196, 242, 3, 881250949]
-    users = read_ml100k_users(write(tmp_path, "u.user", ["1|24|M|technician|85711",
-                                                         "2|53|F|other|T8H1N"]))
+    users = read_ml100k_users(write(tmp_path, "u.user", ["1|24|M|technician|85711", "2|53|F|other|T8H1N"]))
     assert users["occupation"].tolist() == ["technician", "other"]
     assert users["zip_code"].tolist() == ["85711", "T8H1N"]
     bad = write(tmp_path, "u.data", ["196\t242\t3\t881250949", "196::242::3::881250949"])
@@ -307,8 +318,9 @@ def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert cache_dir() == tmp_path / "home" / ".cache" / "recsys_utils"
 
 
-def test_argument_beats_env_and_cache(clean_env: Path, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_argument_beats_env_and_cache(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     arg, env = ml1m_folder(tmp_path / "arg"), ml1m_folder(tmp_path / "env")
     ml1m_folder(clean_env)
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "env"))
@@ -317,8 +329,9 @@ def test_argument_beats_env_and_cache(clean_env: Path, tmp_path: Path,
     assert resolve_dataset_dir("ml-1m") == env
 
 
-def test_env_beats_cache_and_never_falls_through(clean_env: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_beats_cache_and_never_falls_through(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ml1m_folder(clean_env)
     (tmp_path / "env").mkdir()
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "env"))
@@ -331,23 +344,26 @@ def test_env_beats_cache_and_never_falls_through(clean_env: Path, tmp_path: Path
     assert resolve_dataset_dir("ml-1m", download=False) == env
 
 
-def test_env_naming_a_missing_folder_is_an_error(clean_env: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_naming_a_missing_folder_is_an_error(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ml1m_folder(clean_env)
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DataUnavailableError, match="nowhere does not exist"):
         resolve_dataset_dir("ml-1m", download=False)
 
 
-def test_env_pointing_at_the_dataset_folder_itself(clean_env: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_pointing_at_the_dataset_folder_itself(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = ml1m_folder(tmp_path)
     monkeypatch.setenv("RECSYS_DATA_DIR", str(env))
     assert resolve_dataset_dir("ml-1m", download=False) == env
 
 
-def test_incomplete_env_dataset_is_an_error(clean_env: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_incomplete_env_dataset_is_an_error(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = ml1m_folder(tmp_path)
     (folder / "users.dat").unlink()
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
@@ -384,8 +400,14 @@ def test_offline_without_download_says_how_to_provide_data(clean_env: Path) -> N
     with pytest.raises(DataUnavailableError) as err:
         load_movielens("ml-1m", download=False)
     message = str(err.value)
-    for needle in ("RECSYS_DATA_DIR", "ml-1m/", "data_dir=", DATASETS["ml-1m"].url,
-                   str(clean_env / "ml-1m.zip"), "RECSYS_CACHE_DIR"):
+    for needle in (
+        "RECSYS_DATA_DIR",
+        "ml-1m/",
+        "data_dir=",
+        DATASETS["ml-1m"].url,
+        str(clean_env / "ml-1m.zip"),
+        "RECSYS_CACHE_DIR",
+    ):
         assert needle in message, needle
     assert not clean_env.exists()  # nothing created
 
@@ -400,16 +422,18 @@ def test_registry_holds_the_official_checksums() -> None:
     assert spec.size == 5_917_549
     assert spec.md5 == "c4d9eecfca2ab87c1945afe126590906"
     assert spec.sha256.startswith("a6898adb50b9")
-    assert dict(spec.files) == {"ratings": "ratings.dat", "movies": "movies.dat",
-                                "users": "users.dat"}
+    assert dict(spec.files) == {"ratings": "ratings.dat", "movies": "movies.dat", "users": "users.dat"}
     assert DATASETS["ml-100k"].md5 == "0e33842e24a9c977be4e0107933c0723"
     assert DATASETS["ml-100k"].size is None
 
 
-def test_synthetic_copy_loads_identically_from_env(synthetic_dir: Path, clean_env: Path,
-                                                   tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   synthetic_ml1m: MovieLens) -> None:
+def test_synthetic_copy_loads_identically_from_env(
+    synthetic_dir: Path,
+    clean_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    synthetic_ml1m: MovieLens,
+) -> None:
     shutil.copytree(synthetic_dir / "ml-1m", tmp_path / "data" / "ml-1m")
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "data"))
     ml = load_movielens(download=False)
@@ -432,8 +456,7 @@ def test_real_ml1m_counts(real_ml1m: MovieLens) -> None:
     user1 = ml.ratings[ml.ratings["user_id"] == 1]
     assert len(user1) == 53
     assert user1.iloc[0][["movie_id", "rating"]].tolist() == [1193, 5]
-    assert ml.movies.loc[ml.movies["movie_id"] == 1, "genres"].item() == \
-        "Animation|Children's|Comedy"
+    assert ml.movies.loc[ml.movies["movie_id"] == 1, "genres"].item() == "Animation|Children's|Comedy"
     assert "Misérables, Les (1995)" in set(ml.movies["title"])
 
 
@@ -452,12 +475,19 @@ def test_real_ml100k_counts(real_ml1m: MovieLens) -> None:
 
 # --------------------------------------------------------------------------- later releases
 
-CSV_RATINGS = ["userId,movieId,rating,timestamp", "1,10,4.0,1112486027", "1,20,3.5,1112484676",
-               "2,10,0.5,1112484819"]
-CSV_MOVIES = ["movieId,title,genres", "10,Toy Story (1995),Adventure|Animation|Children|IMAX",
-              '20,"American President, The (1995)",Comedy|Drama',
-              '30,"""Great"" Performances: Cats (1998)",(no genres listed)',
-              "40,Amélie (2001),Comedy|Romance"]
+CSV_RATINGS = [
+    "userId,movieId,rating,timestamp",
+    "1,10,4.0,1112486027",
+    "1,20,3.5,1112484676",
+    "2,10,0.5,1112484819",
+]
+CSV_MOVIES = [
+    "movieId,title,genres",
+    "10,Toy Story (1995),Adventure|Animation|Children|IMAX",
+    '20,"American President, The (1995)",Comedy|Drama',
+    '30,"""Great"" Performances: Cats (1998)",(no genres listed)',
+    "40,Amélie (2001),Comedy|Romance",
+]
 
 
 def write_utf8(folder: Path, name: str, lines: list[str]) -> Path:
@@ -472,35 +502,48 @@ def test_csv_ratings_and_movies_parse(tmp_path: Path) -> None:
     assert ratings["rating"].tolist() == [4.0, 3.5, 0.5]
     assert [str(t) for t in ratings.dtypes] == ["int32", "int32", "float32", "int64"]
     movies = read_csv_movies(write_utf8(tmp_path, "movies.csv", CSV_MOVIES))
-    assert movies["title"].tolist() == ["Toy Story (1995)", "American President, The (1995)",
-                                        '"Great" Performances: Cats (1998)', "Amélie (2001)"]
-    assert movies["genres"].tolist() == ["Adventure|Animation|Children|IMAX", "Comedy|Drama",
-                                         "", "Comedy|Romance"]
+    assert movies["title"].tolist() == [
+        "Toy Story (1995)",
+        "American President, The (1995)",
+        '"Great" Performances: Cats (1998)',
+        "Amélie (2001)",
+    ]
+    assert movies["genres"].tolist() == [
+        "Adventure|Animation|Children|IMAX",
+        "Comedy|Drama",
+        "",
+        "Comedy|Romance",
+    ]
 
 
-@pytest.mark.parametrize(("lines", "line", "words"), [
-    (["userId,movieId,rating"] + CSV_RATINGS[1:], 1, ["expected the header"]),
-    (CSV_RATINGS + ["3,10,4.25,1"], 5, ["rating 4.25", "half star"]),
-    (CSV_RATINGS + ["3,10,5.5,1"], 5, ["rating 5.5"]),
-    (CSV_RATINGS + ["3,10,0,1"], 5, ["rating 0"]),
-    (CSV_RATINGS + ["3,10,4.0"], 5, ["expected 4 fields"]),
-    (CSV_RATINGS + ["1,20,4.0,1"], 5, ["duplicate rating", "first seen on line 3"]),
-])
-def test_bad_csv_ratings_are_located(tmp_path: Path, lines: list[str], line: int,
-                                     words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("lines", "line", "words"),
+    [
+        (["userId,movieId,rating"] + CSV_RATINGS[1:], 1, ["expected the header"]),
+        (CSV_RATINGS + ["3,10,4.25,1"], 5, ["rating 4.25", "half star"]),
+        (CSV_RATINGS + ["3,10,5.5,1"], 5, ["rating 5.5"]),
+        (CSV_RATINGS + ["3,10,0,1"], 5, ["rating 0"]),
+        (CSV_RATINGS + ["3,10,4.0"], 5, ["expected 4 fields"]),
+        (CSV_RATINGS + ["1,20,4.0,1"], 5, ["duplicate rating", "first seen on line 3"]),
+    ],
+)
+def test_bad_csv_ratings_are_located(tmp_path: Path, lines: list[str], line: int, words: list[str]) -> None:
     path = write_utf8(tmp_path, "ratings.csv", lines)
     with pytest.raises(MovieLensFormatError) as err:
         read_csv_ratings(path)
     assert_located(err, path, line, *words)
 
 
-@pytest.mark.parametrize(("bad", "words"), [
-    ("50,Heat, The (1995),Action", ["not valid CSV"]),
-    ("50,Heat (1995),Action|Children's", ["unknown genre \"Children's\""]),
-    ("50,Heat (1995),Action|(no genres listed)", ["must stand alone"]),
-    ("5O,Heat (1995),Action", ["movie_id", "'5O'"]),
-    ("20,Heat (1995),Action", ["duplicate movie id", "first seen on line 3"]),
-])
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("50,Heat, The (1995),Action", ["not valid CSV"]),
+        ("50,Heat (1995),Action|Children's", ['unknown genre "Children\'s"']),
+        ("50,Heat (1995),Action|(no genres listed)", ["must stand alone"]),
+        ("5O,Heat (1995),Action", ["movie_id", "'5O'"]),
+        ("20,Heat (1995),Action", ["duplicate movie id", "first seen on line 3"]),
+    ],
+)
 def test_bad_csv_movies_are_located(tmp_path: Path, bad: str, words: list[str]) -> None:
     path = write_utf8(tmp_path, "movies.csv", CSV_MOVIES + [bad])
     with pytest.raises(MovieLensFormatError) as err:
@@ -517,8 +560,9 @@ def test_latin1_movies_csv_is_refused(tmp_path: Path) -> None:
 
 
 def test_ml10m_files_parse_in_either_encoding(tmp_path: Path) -> None:
-    ratings = read_ml10m_ratings(write(tmp_path, "ratings.dat", ["1::122::5::838985046",
-                                                                 "1::185::4.5::838983525"]))
+    ratings = read_ml10m_ratings(
+        write(tmp_path, "ratings.dat", ["1::122::5::838985046", "1::185::4.5::838983525"])
+    )
     assert ratings["rating"].tolist() == [5.0, 4.5]
     lines = ["1::Toy Story (1995)::Adventure|Children", "2::Amélie (2001)::(no genres listed)"]
     for encode in ("utf-8", "latin-1"):
@@ -545,8 +589,7 @@ def test_later_release_facts_are_checked(tmp_path: Path) -> None:
     folder = tmp_path / "ml-25m"
     write_utf8(folder, "ratings.csv", CSV_RATINGS)
     write_utf8(folder, "movies.csv", CSV_MOVIES)
-    with pytest.raises(MovieLensFormatError, match="official MovieLens 25M release has "
-                                                   "25,000,096"):
+    with pytest.raises(MovieLensFormatError, match="official MovieLens 25M release has 25,000,096"):
         load_movielens("ml-25m", data_dir=tmp_path, download=False)
     write_synthetic_readme(folder, "ml-25m")
     ml = load_movielens("ml-25m", data_dir=tmp_path, download=False)

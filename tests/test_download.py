@@ -62,7 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     (root / "truncated.zip").write_bytes(good[: len(good) * 2 // 3])
     flipped = bytearray(good)
     middle = len(good) // 2
-    flipped[middle: middle + 64] = bytes(b ^ 0xFF for b in flipped[middle: middle + 64])
+    flipped[middle : middle + 64] = bytes(b ^ 0xFF for b in flipped[middle : middle + 64])
     (root / "corrupt.zip").write_bytes(bytes(flipped))
     write_synthetic_archive(root / "wrong-layout.zip", variant="ml-100k", **SYNTH)
     handler = functools.partial(_Handler, directory=str(root))
@@ -92,8 +92,11 @@ def left_in(cache: Path) -> list[str]:
 def checks_of(path: Path) -> dict:
     """Size and checksums of a file, in download_dataset's ``expected`` form."""
     data = path.read_bytes()
-    return {"size": len(data), "md5": hashlib.md5(data).hexdigest(),
-            "sha256": hashlib.sha256(data).hexdigest()}
+    return {
+        "size": len(data),
+        "md5": hashlib.md5(data).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def free_port() -> int:
@@ -105,8 +108,7 @@ def free_port() -> int:
 def test_download_verifies_extracts_and_keeps_the_archive(served, tmp_path: Path) -> None:
     base, root, info = served
     cache = tmp_path / "cache"
-    folder = download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=cache, expected=info,
-                              progress=False)
+    folder = download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=cache, expected=info, progress=False)
     assert folder == cache / "ml-1m"
     assert left_in(cache) == ["ml-1m", "ml-1m.zip"]
     assert (cache / "ml-1m.zip").read_bytes() == (root / "ml-1m.zip").read_bytes()
@@ -116,15 +118,15 @@ def test_download_verifies_extracts_and_keeps_the_archive(served, tmp_path: Path
     for name in ("ratings.dat", "movies.dat", "users.dat"):
         assert (folder / name).read_bytes() == (direct / name).read_bytes()
     # a second call uses the cache: an unreachable URL does not matter
-    again = download_dataset("ml-1m", url=f"http://127.0.0.1:{free_port()}/x.zip", cache=cache,
-                             expected=info, progress=False)
+    again = download_dataset(
+        "ml-1m", url=f"http://127.0.0.1:{free_port()}/x.zip", cache=cache, expected=info, progress=False
+    )
     assert again == folder
 
 
 def test_progress_bar_is_shown(served, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     base, _, info = served
-    download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path, expected=info,
-                     progress=True)
+    download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path, expected=info, progress=True)
     assert "ml-1m.zip" in capsys.readouterr().err
 
 
@@ -135,8 +137,7 @@ def test_checksum_mismatch_leaves_nothing(served, tmp_path: Path, kind: str) -> 
     wrong[kind] = info["size"] + 1 if kind == "size" else "0" * len(info[kind])
     cache = tmp_path / "cache"
     with pytest.raises(ChecksumMismatchError) as err:
-        download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=cache, expected=wrong,
-                         progress=False)
+        download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=cache, expected=wrong, progress=False)
     assert err.value.kind == kind
     message = str(err.value)
     assert f"expected {wrong[kind]}" in message and f"got {info[kind]}" in message
@@ -147,8 +148,7 @@ def test_checksum_mismatch_leaves_nothing(served, tmp_path: Path, kind: str) -> 
 def test_truncated_download_fails_size_check(served, tmp_path: Path) -> None:
     base, root, info = served
     with pytest.raises(ChecksumMismatchError, match="size expected"):
-        download_dataset("ml-1m", url=f"{base}/truncated.zip", cache=tmp_path, expected=info,
-                         progress=False)
+        download_dataset("ml-1m", url=f"{base}/truncated.zip", cache=tmp_path, expected=info, progress=False)
     assert left_in(tmp_path) == []
 
 
@@ -157,16 +157,22 @@ def test_corrupt_archive_is_rejected_and_removed(served, tmp_path: Path, name: s
     """The bytes match their (bad) checksums, so extraction is what fails."""
     base, root, _ = served
     with pytest.raises(ArchiveError, match="corrupt"):
-        download_dataset("ml-1m", url=f"{base}/{name}", cache=tmp_path,
-                         expected=checks_of(root / name), progress=False)
+        download_dataset(
+            "ml-1m", url=f"{base}/{name}", cache=tmp_path, expected=checks_of(root / name), progress=False
+        )
     assert left_in(tmp_path) == []
 
 
 def test_archive_without_the_dataset_files(served, tmp_path: Path) -> None:
     base, root, _ = served
     with pytest.raises(ArchiveError, match="lacks ml-1m/ratings.dat"):
-        download_dataset("ml-1m", url=f"{base}/wrong-layout.zip", cache=tmp_path,
-                         expected=checks_of(root / "wrong-layout.zip"), progress=False)
+        download_dataset(
+            "ml-1m",
+            url=f"{base}/wrong-layout.zip",
+            cache=tmp_path,
+            expected=checks_of(root / "wrong-layout.zip"),
+            progress=False,
+        )
     assert left_in(tmp_path) == []
 
 
@@ -183,24 +189,25 @@ def test_unreachable_server_says_how_to_provide_data(tmp_path: Path) -> None:
 def test_http_error(served, tmp_path: Path) -> None:
     base, _, info = served
     with pytest.raises(DataUnavailableError, match="HTTP 404"):
-        download_dataset("ml-1m", url=f"{base}/missing.zip", cache=tmp_path, expected=info,
-                         progress=False)
+        download_dataset("ml-1m", url=f"{base}/missing.zip", cache=tmp_path, expected=info, progress=False)
     assert left_in(tmp_path) == []
 
 
 def test_interrupted_transfer(served, tmp_path: Path) -> None:
     base, _, info = served
     with pytest.raises(DataUnavailableError, match="interrupted"):
-        download_dataset("ml-1m", url=f"{base}/interrupted.zip", cache=tmp_path,
-                         expected=info, progress=False, timeout=5)
+        download_dataset(
+            "ml-1m", url=f"{base}/interrupted.zip", cache=tmp_path, expected=info, progress=False, timeout=5
+        )
     assert left_in(tmp_path) == []
 
 
 def test_hand_placed_archive_is_verified_and_extracted_offline(served, tmp_path: Path) -> None:
     _, root, info = served
     shutil.copy(root / "ml-1m.zip", tmp_path / "ml-1m.zip")
-    folder = download_dataset("ml-1m", url=f"http://127.0.0.1:{free_port()}/x.zip",
-                              cache=tmp_path, expected=info, progress=False)
+    folder = download_dataset(
+        "ml-1m", url=f"http://127.0.0.1:{free_port()}/x.zip", cache=tmp_path, expected=info, progress=False
+    )
     assert folder == tmp_path / "ml-1m"
     assert left_in(tmp_path) == ["ml-1m", "ml-1m.zip"]
 
@@ -211,8 +218,9 @@ def test_bad_hand_placed_archive_is_moved_aside_and_fetched_again(served, tmp_pa
     base, root, info = served
     shutil.copy(root / "corrupt.zip", tmp_path / "ml-1m.zip")
     with pytest.warns(DataWarning, match="moved aside.*fetching a fresh copy"):
-        folder = download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path,
-                                  expected=info, progress=False)
+        folder = download_dataset(
+            "ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path, expected=info, progress=False
+        )
     assert folder == tmp_path / "ml-1m"
     names = left_in(tmp_path)
     assert names[:2] == ["ml-1m", "ml-1m.zip"] and len(names) == 3
@@ -221,8 +229,7 @@ def test_bad_hand_placed_archive_is_moved_aside_and_fetched_again(served, tmp_pa
     assert (tmp_path / "ml-1m.zip").read_bytes() == (root / "ml-1m.zip").read_bytes()
 
 
-def test_bad_hand_placed_archive_offline_is_moved_aside_and_reported(served,
-                                                                     tmp_path: Path) -> None:
+def test_bad_hand_placed_archive_offline_is_moved_aside_and_reported(served, tmp_path: Path) -> None:
     _, root, info = served
     shutil.copy(root / "corrupt.zip", tmp_path / "ml-1m.zip")
     with pytest.raises(ChecksumMismatchError, match="moved aside to .*ml-1m.zip.damaged-"):
@@ -235,7 +242,8 @@ def test_bad_hand_placed_archive_offline_is_moved_aside_and_reported(served,
 
 
 def test_resolution_verifies_a_cached_archive_against_the_registry(
-        served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A synthetic archive placed as the cache's ml-1m.zip is not the official file."""
     _, root, _ = served
     monkeypatch.delenv("RECSYS_DATA_DIR", raising=False)
@@ -268,8 +276,15 @@ def test_fake_opener_downloads_without_network(served, tmp_path: Path) -> None:
         calls.append((request.full_url, timeout))
         return FakeResponse((root / "ml-1m.zip").read_bytes())
 
-    folder = download_dataset("ml-1m", url="https://mirror.invalid/ml-1m.zip", cache=tmp_path,
-                              expected=info, progress=False, timeout=7, opener=opener)
+    folder = download_dataset(
+        "ml-1m",
+        url="https://mirror.invalid/ml-1m.zip",
+        cache=tmp_path,
+        expected=info,
+        progress=False,
+        timeout=7,
+        opener=opener,
+    )
     assert calls == [("https://mirror.invalid/ml-1m.zip", 7)]
     assert left_in(tmp_path) == ["ml-1m", "ml-1m.zip"] and folder == tmp_path / "ml-1m"
 
@@ -289,9 +304,16 @@ def test_two_fillers_at_once_download_once(served, tmp_path: Path) -> None:
 
     def fill() -> None:
         try:
-            results.append(download_dataset("ml-1m", url="https://x.invalid/ml-1m.zip",
-                                            cache=tmp_path, expected=info, progress=False,
-                                            opener=opener))
+            results.append(
+                download_dataset(
+                    "ml-1m",
+                    url="https://x.invalid/ml-1m.zip",
+                    cache=tmp_path,
+                    expected=info,
+                    progress=False,
+                    opener=opener,
+                )
+            )
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
@@ -310,8 +332,7 @@ def test_two_fillers_at_once_download_once(served, tmp_path: Path) -> None:
 
 def test_downloaded_data_loads(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base, _, info = served
-    download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path, expected=info,
-                     progress=False)
+    download_dataset("ml-1m", url=f"{base}/ml-1m.zip", cache=tmp_path, expected=info, progress=False)
     monkeypatch.delenv("RECSYS_DATA_DIR", raising=False)
     monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path))
     ml = load_movielens("ml-1m", download=False)
@@ -324,7 +345,6 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only http"):
         download_dataset("ml-1m", url="ftp://example.org/ml-1m.zip", cache=tmp_path)
     with pytest.raises(ValueError, match="unknown keys"):
-        download_dataset("ml-1m", url="http://127.0.0.1:1/x", cache=tmp_path,
-                         expected={"crc": 1})
+        download_dataset("ml-1m", url="http://127.0.0.1:1/x", cache=tmp_path, expected={"crc": 1})
     with pytest.raises(ValueError, match="unknown dataset"):
         download_dataset("ml-99m", cache=tmp_path)

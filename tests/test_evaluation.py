@@ -85,7 +85,9 @@ def test_held_out_metrics_defined_only_for_two_classes():
     assert one["accuracy"] == pytest.approx(2 / 3) and one["predicted_like_share"] == pytest.approx(2 / 3)
     assert math.isnan(one["balanced_accuracy"]) and math.isnan(one["roc_auc"])
     # today's function still gives 1 or 0 there: the outputs of the chapters do not move yet
-    assert E.classification_metrics(np.ones(3), np.array([0.9, 0.2, 0.8]))["balanced_accuracy"] == pytest.approx(2 / 3)
+    assert E.classification_metrics(np.ones(3), np.array([0.9, 0.2, 0.8]))[
+        "balanced_accuracy"
+    ] == pytest.approx(2 / 3)
     assert all(math.isnan(v) for v in E.held_out_metrics_defined(np.zeros(0), np.zeros(0)).values())
 
 
@@ -93,11 +95,15 @@ def test_dropped_counts_per_model_and_metric():
     import pandas as pd
 
     nan = math.nan
-    table = pd.DataFrame({
-        "user_id": [1, 1, 2, 2, 3, 3] * 2, "seed": [0, 1] * 6,
-        "model": ["a"] * 6 + ["b"] * 6,
-        "roc_auc": [0.6, nan, nan, nan, 0.7, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
-        "accuracy": [0.5] * 12})
+    table = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3, 3] * 2,
+            "seed": [0, 1] * 6,
+            "model": ["a"] * 6 + ["b"] * 6,
+            "roc_auc": [0.6, nan, nan, nan, 0.7, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+            "accuracy": [0.5] * 12,
+        }
+    )
     out = E.dropped_counts(table, ["roc_auc", "accuracy"]).set_index(["model", "metric"])
     assert out.loc[("a", "roc_auc")].tolist() == [6, 3, 3, 1, 1]
     assert out.loc[("b", "roc_auc"), "nan_user_seeds"] == 0

@@ -62,33 +62,54 @@ def rewrite_manifest_hashes(entry: Path) -> None:
     """Make the manifest agree with the files as they are now (a consistent tampering)."""
     manifest = json.loads((entry / "manifest.json").read_text())
     for fname in manifest["files"]:
-        manifest["files"][fname] = {"sha256": entry_module.sha256_file(entry / fname),
-                                    "bytes": (entry / fname).stat().st_size}
+        manifest["files"][fname] = {
+            "sha256": entry_module.sha256_file(entry / fname),
+            "bytes": (entry / fname).stat().st_size,
+        }
     (entry / "manifest.json").write_text(json.dumps(manifest))
 
 
 # ------------------------------------------------------------------------ round trips
 def sample_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "user_id": np.array([3, 1, 2], np.int64), "small": np.array([1, -2, 3], np.int8),
-        "score": np.array([0.25, np.nan, 1.0], np.float32), "acc": [0.5, math.nan, 1.0],
-        "flag": [True, False, True], "model": ["lstm", "modified", "majority"],
-        "maybe": ["a", None, "c"], "group": pd.Categorical(["x", "y", "x"], ["y", "x"]),
-        "count": pd.array([1, None, 3], dtype="Int64"),
-        "when": pd.to_datetime(["2000-01-01", "2000-12-31", "2001-06-15"])})
+    return pd.DataFrame(
+        {
+            "user_id": np.array([3, 1, 2], np.int64),
+            "small": np.array([1, -2, 3], np.int8),
+            "score": np.array([0.25, np.nan, 1.0], np.float32),
+            "acc": [0.5, math.nan, 1.0],
+            "flag": [True, False, True],
+            "model": ["lstm", "modified", "majority"],
+            "maybe": ["a", None, "c"],
+            "group": pd.Categorical(["x", "y", "x"], ["y", "x"]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "when": pd.to_datetime(["2000-01-01", "2000-12-31", "2001-06-15"]),
+        }
+    )
 
 
 ROUND_TRIPS = {
-    "scalars": {"int": 7, "big": 2 ** 62, "neg": -3, "float": 0.1, "str": "é ok", "true": True,
-                "false": False, "none": None},
+    "scalars": {
+        "int": 7,
+        "big": 2**62,
+        "neg": -3,
+        "float": 0.1,
+        "str": "é ok",
+        "true": True,
+        "false": False,
+        "none": None,
+    },
     "special floats": [math.nan, math.inf, -math.inf, -0.0],
     "nested": {"a": {"b": [1, {"c": [2.5, None]}]}, "empty": {}, "list": []},
     "odd keys": {("lstm", 0): 1, 3: "three", None: "none", "__array__": "not a marker"},
     "float32": np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
     "float64 with nan": np.array([1.5, np.nan, -np.inf]),
-    "int8": np.array([-128, 0, 127], np.int8), "uint16": np.array([0, 65535], np.uint16),
-    "int64 3d": np.arange(24, dtype=np.int64).reshape(2, 3, 4), "bool": np.array([True, False]),
-    "complex": np.array([1 + 2j]), "unicode": np.array(["ab", "é"]), "bytes": np.array([b"x"]),
+    "int8": np.array([-128, 0, 127], np.int8),
+    "uint16": np.array([0, 65535], np.uint16),
+    "int64 3d": np.arange(24, dtype=np.int64).reshape(2, 3, 4),
+    "bool": np.array([True, False]),
+    "complex": np.array([1 + 2j]),
+    "unicode": np.array(["ab", "é"]),
+    "bytes": np.array([b"x"]),
     "datetime": np.array(["2000-01-01T00:00:01"], dtype="datetime64[s]"),
     "empty array": np.zeros((0, 18), np.float32),
     "frame": sample_frame(),
@@ -136,25 +157,28 @@ def test_round_trip_through_the_store(store: Store, kind: str):
 def test_the_stored_document_is_strict_json_and_the_arrays_need_no_pickle(store: Store):
     store.cached("demo", {}, lambda: {"x": math.nan, "frame": sample_frame()})
     entry = only_entry(store)
-    json.loads((entry / "result.json").read_text(),
-               parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    json.loads((entry / "result.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     with np.load(entry / "arrays.npz", allow_pickle=False) as npz:
         assert all(npz[k].dtype.kind != "O" for k in npz.files)
 
 
 def test_tuples_and_numpy_scalars_come_back_as_stored_on_the_first_call_too(store: Store):
-    first = store.cached("demo", {}, lambda: {"t": (1, 2), "f": np.float32(0.5),
-                                              "i": np.int16(3), "b": np.bool_(True)})
+    first = store.cached(
+        "demo", {}, lambda: {"t": (1, 2), "f": np.float32(0.5), "i": np.int16(3), "b": np.bool_(True)}
+    )
     assert first.value == {"t": [1, 2], "f": 0.5, "i": 3, "b": True}
     assert type(first.value["i"]) is int and type(first.value["b"]) is bool
 
 
-@pytest.mark.parametrize("bad, where", [
-    ({"ok": 1, "bad": np.array([object()], dtype=object)}, "['bad']"),
-    ({"s": {1, 2}}, "['s']"),
-    ([1, SimpleNamespace()], "[1]"),
-    ({frozenset(): 1}, "dict key"),
-])
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"ok": 1, "bad": np.array([object()], dtype=object)}, "['bad']"),
+        ({"s": {1, 2}}, "['s']"),
+        ([1, SimpleNamespace()], "[1]"),
+        ({frozenset(): 1}, "dict key"),
+    ],
+)
 def test_values_that_need_pickle_are_refused_naming_where(store: Store, bad, where: str):
     with pytest.raises(TypeError, match=r".*" + __import__("re").escape(where)):
         store.cached("demo", {}, lambda: bad)
@@ -179,9 +203,18 @@ def test_codec_round_trip_without_a_store():
 BASE = {"model": "lstm", "seed": 0, "epochs": 100, "train_fraction": 0.65, "users": [1, 2]}
 
 
-@pytest.mark.parametrize("change", [
-    {"model": "modified-lstm"}, {"seed": 1}, {"epochs": 99}, {"train_fraction": 0.66},
-    {"users": [1, 3]}, {"users": [2, 1]}, {"extra": None}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "modified-lstm"},
+        {"seed": 1},
+        {"epochs": 99},
+        {"train_fraction": 0.66},
+        {"users": [1, 3]},
+        {"users": [2, 1]},
+        {"extra": None},
+    ],
+)
 def test_key_changes_with_every_parameter(store: Store, change: dict):
     assert store.key("demo", {**BASE, **change}, "f" * 32) != store.key("demo", BASE, "f" * 32)
 
@@ -197,15 +230,21 @@ def test_key_changes_with_name_fingerprint_version_and_code(tmp_path: Path, stor
 
 
 def test_key_ignores_dict_order_tuple_vs_list_and_numpy_types(store: Store):
-    same = {"users": (np.int64(1), 2), "train_fraction": np.float64(0.65), "epochs": 100,
-            "seed": np.int32(0), "model": "lstm"}
+    same = {
+        "users": (np.int64(1), 2),
+        "train_fraction": np.float64(0.65),
+        "epochs": 100,
+        "seed": np.int32(0),
+        "model": "lstm",
+    }
     assert store.key("demo", same, None) == store.key("demo", BASE, None)
     assert canonical_params({"b": 1, "a": [1.5]}) == '{"a":[1.5],"b":1}'
 
 
-@pytest.mark.parametrize("params, error", [
-    ({"x": math.nan}, ValueError), ({"x": object()}, TypeError), ({1: 2}, TypeError),
-    ([1], TypeError)])
+@pytest.mark.parametrize(
+    "params, error",
+    [({"x": math.nan}, ValueError), ({"x": object()}, TypeError), ({1: 2}, TypeError), ([1], TypeError)],
+)
 def test_bad_parameters_are_refused(store: Store, params, error):
     with pytest.raises(error):
         store.key("demo", params, None)
@@ -226,8 +265,11 @@ def test_the_default_version_is_the_package_version(tmp_path: Path):
 
 # ------------------------------------------------------------------------ fingerprint
 def frames_like(data: MovieLens, ratings: pd.DataFrame | None = None, **kw) -> SimpleNamespace:
-    return SimpleNamespace(ratings=data.ratings if ratings is None else ratings,
-                           movies=kw.get("movies", data.movies), users=kw.get("users", data.users))
+    return SimpleNamespace(
+        ratings=data.ratings if ratings is None else ratings,
+        movies=kw.get("movies", data.movies),
+        users=kw.get("users", data.users),
+    )
 
 
 def test_fingerprint_ignores_row_order(synthetic_ml1m: MovieLens):
@@ -236,15 +278,21 @@ def test_fingerprint_ignores_row_order(synthetic_ml1m: MovieLens):
         synthetic_ml1m,
         synthetic_ml1m.ratings.sample(frac=1.0, random_state=1).reset_index(drop=True),
         movies=synthetic_ml1m.movies.iloc[rng.permutation(len(synthetic_ml1m.movies))],
-        users=synthetic_ml1m.users.iloc[::-1])
+        users=synthetic_ml1m.users.iloc[::-1],
+    )
     assert data_fingerprint(shuffled) == data_fingerprint(frames_like(synthetic_ml1m))
 
 
-@pytest.mark.parametrize("frame, column, value", [
-    ("ratings", "rating", None), ("ratings", "timestamp", None), ("movies", "title", "x"),
-    ("users", "zip_code", "00000")])
-def test_fingerprint_sees_one_changed_value(synthetic_ml1m: MovieLens, frame: str, column: str,
-                                            value):
+@pytest.mark.parametrize(
+    "frame, column, value",
+    [
+        ("ratings", "rating", None),
+        ("ratings", "timestamp", None),
+        ("movies", "title", "x"),
+        ("users", "zip_code", "00000"),
+    ],
+)
+def test_fingerprint_sees_one_changed_value(synthetic_ml1m: MovieLens, frame: str, column: str, value):
     changed = getattr(synthetic_ml1m, frame).copy()
     i = len(changed) // 2
     old = changed.iloc[i, changed.columns.get_loc(column)]
@@ -252,9 +300,11 @@ def test_fingerprint_sees_one_changed_value(synthetic_ml1m: MovieLens, frame: st
         value = old % 5 + 1 if column == "rating" else old + 1
     changed.iloc[i, changed.columns.get_loc(column)] = value
     original = frames_like(synthetic_ml1m)
-    assert data_fingerprint(frames_like(synthetic_ml1m, **{frame: changed})
-                            if frame != "ratings" else frames_like(synthetic_ml1m, changed)) \
-        != data_fingerprint(original)
+    assert data_fingerprint(
+        frames_like(synthetic_ml1m, **{frame: changed})
+        if frame != "ratings"
+        else frames_like(synthetic_ml1m, changed)
+    ) != data_fingerprint(original)
 
 
 def test_fingerprint_sees_a_dropped_row_and_a_changed_dtype(synthetic_ml1m: MovieLens):
@@ -265,13 +315,15 @@ def test_fingerprint_sees_a_dropped_row_and_a_changed_dtype(synthetic_ml1m: Movi
 
 
 def test_fingerprint_is_cached_per_object_and_refuses_other_objects(
-        synthetic_ml1m: MovieLens, monkeypatch: pytest.MonkeyPatch):
+    synthetic_ml1m: MovieLens, monkeypatch: pytest.MonkeyPatch
+):
     from recsys_utils.experiments import fingerprint
 
     first = data_fingerprint(synthetic_ml1m)
     calls = []
-    monkeypatch.setattr(fingerprint, "frame_digest",
-                        lambda f: calls.append(1) or pytest.fail("computed again"))
+    monkeypatch.setattr(
+        fingerprint, "frame_digest", lambda f: calls.append(1) or pytest.fail("computed again")
+    )
     assert data_fingerprint(synthetic_ml1m) == first and not calls
     with pytest.raises(TypeError, match="MovieLens"):
         data_fingerprint(SimpleNamespace(ratings=None))
@@ -282,12 +334,15 @@ def test_fingerprint_of_a_million_ratings_is_fast():
     about 0.1 s; 2 s leaves room for a loaded 2-core machine)."""
     n = 1_000_209
     rng = np.random.default_rng(0)
-    ratings = pd.DataFrame({"user_id": rng.integers(1, 6041, n, dtype=np.int32),
-                            "movie_id": rng.integers(1, 3953, n, dtype=np.int32),
-                            "rating": rng.integers(1, 6, n, dtype=np.int8),
-                            "timestamp": rng.integers(9e8, 1e9, n)})
-    movies = pd.DataFrame({"movie_id": np.arange(3883), "title": ["t"] * 3883,
-                           "genres": ["Drama"] * 3883})
+    ratings = pd.DataFrame(
+        {
+            "user_id": rng.integers(1, 6041, n, dtype=np.int32),
+            "movie_id": rng.integers(1, 3953, n, dtype=np.int32),
+            "rating": rng.integers(1, 6, n, dtype=np.int8),
+            "timestamp": rng.integers(9e8, 1e9, n),
+        }
+    )
+    movies = pd.DataFrame({"movie_id": np.arange(3883), "title": ["t"] * 3883, "genres": ["Drama"] * 3883})
     users = pd.DataFrame({"user_id": np.arange(6040), "zip_code": ["0"] * 6040})
     data = SimpleNamespace(ratings=ratings, movies=movies, users=users)
     start = time.perf_counter()
@@ -300,10 +355,12 @@ def test_user_rows_fingerprint_follows_file_order(synthetic_ml1m: MovieLens):
     user = int(ratings["user_id"].iloc[0])
     own = ratings[ratings["user_id"] == user]
     reordered = pd.concat([own.iloc[::-1], ratings[ratings["user_id"] != user]])
-    assert user_rows_fingerprint(frames_like(synthetic_ml1m, reordered), user) != \
-        user_rows_fingerprint(synthetic_ml1m, user)
-    assert data_fingerprint(frames_like(synthetic_ml1m, reordered)) == \
-        data_fingerprint(frames_like(synthetic_ml1m))
+    assert user_rows_fingerprint(frames_like(synthetic_ml1m, reordered), user) != user_rows_fingerprint(
+        synthetic_ml1m, user
+    )
+    assert data_fingerprint(frames_like(synthetic_ml1m, reordered)) == data_fingerprint(
+        frames_like(synthetic_ml1m)
+    )
 
 
 def test_an_entry_is_keyed_by_the_data(store: Store, synthetic_ml1m: MovieLens):
@@ -315,7 +372,9 @@ def test_an_entry_is_keyed_by_the_data(store: Store, synthetic_ml1m: MovieLens):
     store.cached("demo", {}, compute, data=frames_like(synthetic_ml1m, changed))
     assert compute.calls == 2
     assert {e.data for e in store.entries()} == {
-        data_fingerprint(synthetic_ml1m), data_fingerprint(frames_like(synthetic_ml1m, changed))}
+        data_fingerprint(synthetic_ml1m),
+        data_fingerprint(frames_like(synthetic_ml1m, changed)),
+    }
 
 
 # ---------------------------------------------------------------- where the store lives
@@ -410,9 +469,17 @@ def damage_consistent_but_wrong_json(entry: Path) -> None:
     rewrite_manifest_hashes(entry)
 
 
-@pytest.mark.parametrize("damage", [damage_flip_byte, damage_truncate_arrays,
-                                    damage_remove_manifest, damage_remove_arrays,
-                                    damage_garble_manifest, damage_consistent_but_wrong_json])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        damage_flip_byte,
+        damage_truncate_arrays,
+        damage_remove_manifest,
+        damage_remove_arrays,
+        damage_garble_manifest,
+        damage_consistent_but_wrong_json,
+    ],
+)
 def test_a_damaged_entry_is_recomputed_with_a_warning_never_used(store: Store, damage):
     value = {"v": np.arange(5.0), "t": "text"}
     compute = Counter(value)
@@ -448,8 +515,7 @@ class _Trap:
         return (open, (str(self.path), "w"))
 
 
-def test_an_entry_holding_a_pickle_is_refused_and_its_code_never_runs(store: Store,
-                                                                       tmp_path: Path):
+def test_an_entry_holding_a_pickle_is_refused_and_its_code_never_runs(store: Store, tmp_path: Path):
     compute = Counter({"a": np.zeros(2)})
     store.cached("demo", {}, compute)
     entry = only_entry(store)
@@ -494,9 +560,16 @@ CONCURRENT_WRITER = textwrap.dedent("""
 def test_two_processes_computing_one_entry_leave_one_valid_entry(tmp_path: Path):
     log = tmp_path / "log.txt"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path / "s"),
-                               str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path / "s"), str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
     results = [json.loads(out) for out, _ in outs]
@@ -514,8 +587,7 @@ def test_entries_list_size_date_and_parameters(store: Store):
     store.cached("demo", {"seed": 1}, lambda: {"a": np.zeros(1000)})
     store.cached("other", {"seed": 2}, Counter())
     entries = store.entries()
-    assert [(e.name, e.params) for e in entries] == [("demo", {"seed": 1}),
-                                                     ("other", {"seed": 2})]
+    assert [(e.name, e.params) for e in entries] == [("demo", {"seed": 1}), ("other", {"seed": 2})]
     assert entries[0].bytes > 8000 and entries[0].status == "ok"
     assert entries[0].bytes == sum(p.stat().st_size for p in entries[0].path.iterdir())
     assert before - 1 <= entries[0].created.timestamp() <= time.time() + 1
@@ -591,10 +663,14 @@ def test_list_and_clear_texts(store: Store):
 
 def test_importing_the_store_does_not_import_tensorflow_or_numba():
     """``store list`` and ``store clear`` must start fast."""
-    code = ("import sys, recsys_utils.experiments; "
-            "print('tensorflow' in sys.modules, 'numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = "import sys, recsys_utils.experiments; print('tensorflow' in sys.modules, 'numba' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -603,7 +679,7 @@ def test_code_digest_ignores_docstrings_comments_and_layout(tmp_path, monkeypatc
     from recsys_utils.experiments import store as store_module
 
     a = b'"""Doc."""\ndef f(x):\n    """Doc."""\n    return x + 1  # note\n'
-    b = b'def f(x):\n\n    return (x\n            + 1)\n'
+    b = b"def f(x):\n\n    return (x\n            + 1)\n"
     c = b"def f(x):\n    return x + 2\n"
     dump = store_module._code_without_docstrings
     assert dump(a) == dump(b) != dump(c)

@@ -78,8 +78,11 @@ def package_own(name: str) -> bool:
 def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
     """Paths added, removed or changed, except the package's lock files."""
     keys = set(before) | set(after)
-    return {k: f"{before.get(k)} -> {after.get(k)}" for k in sorted(keys)
-            if before.get(k) != after.get(k) and not package_own(Path(k).name)}
+    return {
+        k: f"{before.get(k)} -> {after.get(k)}"
+        for k in sorted(keys)
+        if before.get(k) != after.get(k) and not package_own(Path(k).name)
+    }
 
 
 def one_line_error(capsys: pytest.CaptureFixture, *needles: str) -> str:
@@ -140,8 +143,14 @@ class _FillingFile:
         return getattr(self._real, name)
 
 
-def refuse(monkeypatch: pytest.MonkeyPatch, folder: Path, number: int, *,
-           disk_bytes: int | None = None, reads: bool = False) -> None:
+def refuse(
+    monkeypatch: pytest.MonkeyPatch,
+    folder: Path,
+    number: int,
+    *,
+    disk_bytes: int | None = None,
+    reads: bool = False,
+) -> None:
     """Make the operating system refuse work under ``folder`` with ``number`` (an errno).
 
     Default: every write (create, open for writing, rename, delete) fails, as on a read-only
@@ -167,8 +176,12 @@ def refuse(monkeypatch: pytest.MonkeyPatch, folder: Path, number: int, *,
         return real_open(file, mode, *args, **kw)
 
     def fake_os_open(path: Any, flags: int, *args: Any, **kw: Any) -> int:
-        if (_under(path, folder) and disk_bytes is None and not reads
-                and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)):
+        if (
+            _under(path, folder)
+            and disk_bytes is None
+            and not reads
+            and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        ):
             raise fail(path)
         return real_os_open(path, flags, *args, **kw)
 
@@ -190,8 +203,14 @@ def refuse(monkeypatch: pytest.MonkeyPatch, folder: Path, number: int, *,
 class FakeResponse(io.BytesIO):
     """A fake opener's response: bytes, a Content-Length, an optional failure mid-way."""
 
-    def __init__(self, body: bytes, *, length: int | None = None,
-                 fail_after: int | None = None, error: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        length: int | None = None,
+        fail_after: int | None = None,
+        error: BaseException | None = None,
+    ) -> None:
         super().__init__(body)
         self.headers = {"Content-Length": str(len(body) if length is None else length)}
         self.fail_after, self.error = fail_after, error
@@ -207,6 +226,7 @@ def opener_of(body: bytes, calls: list[str] | None = None, **kw: Any) -> Callabl
         if calls is not None:
             calls.append(request.full_url)
         return FakeResponse(body, **kw)
+
     return opener
 
 
@@ -227,13 +247,15 @@ def test_families_exit_codes_and_old_names() -> None:
         assert issubclass(cls, DataDamagedError) and issubclass(cls, ValueError)
     assert issubclass(EnvironmentRefusedError, OSError)
     assert issubclass(UnknownUserError, KeyError) and issubclass(UnknownUserError, ValueError)
-    cases = [(BadArgumentError("x", 1, "no"), EXIT_BAD_ARGUMENT),
-             (DataUnavailableError("m"), EXIT_DATA_MISSING),
-             (MovieLensFormatError("f", 1, "r"), EXIT_DATA_DAMAGED),
-             (EnvironmentRefusedError("p", "write", OSError(errno.EROFS, "x")),
-              EXIT_ENVIRONMENT_REFUSED),
-             (PermissionError(errno.EACCES, "x"), EXIT_ENVIRONMENT_REFUSED),
-             (KeyboardInterrupt(), EXIT_INTERRUPTED), (ZeroDivisionError(), EXIT_UNEXPECTED)]
+    cases = [
+        (BadArgumentError("x", 1, "no"), EXIT_BAD_ARGUMENT),
+        (DataUnavailableError("m"), EXIT_DATA_MISSING),
+        (MovieLensFormatError("f", 1, "r"), EXIT_DATA_DAMAGED),
+        (EnvironmentRefusedError("p", "write", OSError(errno.EROFS, "x")), EXIT_ENVIRONMENT_REFUSED),
+        (PermissionError(errno.EACCES, "x"), EXIT_ENVIRONMENT_REFUSED),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED),
+        (ZeroDivisionError(), EXIT_UNEXPECTED),
+    ]
     for error, code in cases:
         assert exit_code_for(error) == code, error
         if isinstance(error, Exception) and type(error).__module__ == "recsys_utils.errors":
@@ -247,22 +269,31 @@ def test_families_exit_codes_and_old_names() -> None:
 # --------------------------------------------------------------------------- bad arguments
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["train", "--model", "lstm", "--epochs", "0"], "--epochs=0: expected an integer >= 1"),
-    (["train", "--model", "lstm", "--epochs", "-5"], "--epochs=-5: expected an integer >= 1"),
-    (["train", "--model", "popularity", "--train-fraction", "0"],
-     "--train-fraction=0.0: expected a number strictly between 0 and 1"),
-    (["train", "--model", "popularity", "--train-fraction", "1"], "--train-fraction=1.0"),
-    (["data", "--train-fraction", "1.5"], "--train-fraction=1.5"),
-    (["data", "--train-fraction", "nan"], "--train-fraction=nan"),
-    (["recommend", "--model", "popularity", "--top", "0"], "--top=0: expected an integer >= 1"),
-    (["recommend", "--model", "popularity", "--top", "-3"], "--top=-3"),
-    (["train", "--model", "popularity", "--seed", "-1"], "--seed=-1: expected an integer from 0"),
-    (["train", "--model", "popularity", "--verbose", "7"], "--verbose=7: expected an integer from 0 to 2"),
-    (["data", "--user", "0"], "--user=0: expected an integer >= 1"),
-])
-def test_bad_argument_is_refused_before_loading(argv: list[str], needle: str, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--model", "lstm", "--epochs", "0"], "--epochs=0: expected an integer >= 1"),
+        (["train", "--model", "lstm", "--epochs", "-5"], "--epochs=-5: expected an integer >= 1"),
+        (
+            ["train", "--model", "popularity", "--train-fraction", "0"],
+            "--train-fraction=0.0: expected a number strictly between 0 and 1",
+        ),
+        (["train", "--model", "popularity", "--train-fraction", "1"], "--train-fraction=1.0"),
+        (["data", "--train-fraction", "1.5"], "--train-fraction=1.5"),
+        (["data", "--train-fraction", "nan"], "--train-fraction=nan"),
+        (["recommend", "--model", "popularity", "--top", "0"], "--top=0: expected an integer >= 1"),
+        (["recommend", "--model", "popularity", "--top", "-3"], "--top=-3"),
+        (["train", "--model", "popularity", "--seed", "-1"], "--seed=-1: expected an integer from 0"),
+        (
+            ["train", "--model", "popularity", "--verbose", "7"],
+            "--verbose=7: expected an integer from 0 to 2",
+        ),
+        (["data", "--user", "0"], "--user=0: expected an integer >= 1"),
+    ],
+)
+def test_bad_argument_is_refused_before_loading(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """The data folder does not exist: an argument error proves nothing was loaded first."""
     missing = tmp_path / "no-such-folder"
     assert main([*argv, "--data-dir", str(missing)]) == EXIT_BAD_ARGUMENT
@@ -270,20 +301,23 @@ def test_bad_argument_is_refused_before_loading(argv: list[str], needle: str, tm
     assert not missing.exists()
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["train", "--model", "lstm", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'"),
-    (["train", "--model", "nonsense"], "argument --model: unknown model 'nonsense'"),
-    (["data", "--dataset", "ml-99m"], "argument --dataset: invalid choice"),
-    (["fly"], "argument command: invalid choice"),
-])
-def test_unparsable_argument_is_one_line(argv: list[str], needle: str,
-                                         capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--model", "lstm", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'"),
+        (["train", "--model", "nonsense"], "argument --model: unknown model 'nonsense'"),
+        (["data", "--dataset", "ml-99m"], "argument --dataset: invalid choice"),
+        (["fly"], "argument command: invalid choice"),
+    ],
+)
+def test_unparsable_argument_is_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture) -> None:
     assert main(argv) == EXIT_BAD_ARGUMENT
     one_line_error(capsys, needle, "--help")
 
 
 def test_train_fraction_leaving_no_training_row_is_refused_before_training(
-        twin: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    twin: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import recsys_utils.evaluation as evaluation
 
     def never(*args: Any, **kw: Any) -> None:
@@ -291,11 +325,15 @@ def test_train_fraction_leaving_no_training_row_is_refused_before_training(
 
     monkeypatch.setattr(evaluation, "evaluate_user", never)
     before = snapshot(twin)
-    assert main(["train", "--data-dir", str(twin), "--model", "popularity",
-                 "--train-fraction", "0.001"]) == EXIT_BAD_ARGUMENT
+    assert (
+        main(["train", "--data-dir", str(twin), "--model", "popularity", "--train-fraction", "0.001"])
+        == EXIT_BAD_ARGUMENT
+    )
     one_line_error(capsys, "--train-fraction=0.001: leaves none of user 1's", "for training")
-    assert main(["recommend", "--data-dir", str(twin), "--model", "popularity",
-                 "--top", "100000"]) == EXIT_BAD_ARGUMENT
+    assert (
+        main(["recommend", "--data-dir", str(twin), "--model", "popularity", "--top", "100000"])
+        == EXIT_BAD_ARGUMENT
+    )
     one_line_error(capsys, "--top=100000: expected an integer from 1 to")
     assert changes(before, snapshot(twin)) == {}
 
@@ -349,8 +387,9 @@ def test_python_api_argument_checks(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- data missing
 
 
-def test_data_dir_missing_or_incomplete(twin: Path, tmp_path: Path, clean_env: Path,
-                                        capsys: pytest.CaptureFixture) -> None:
+def test_data_dir_missing_or_incomplete(
+    twin: Path, tmp_path: Path, clean_env: Path, capsys: pytest.CaptureFixture
+) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(DataUnavailableError, match=f"{missing} does not exist"):
         load_movielens("ml-1m", data_dir=missing)
@@ -365,9 +404,14 @@ def test_data_dir_missing_or_incomplete(twin: Path, tmp_path: Path, clean_env: P
 
 
 @pytest.mark.parametrize("state", ["missing", "empty", "incomplete"])
-def test_recsys_data_dir_never_falls_back(state: str, twin: Path, tmp_path: Path,
-                                          clean_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_recsys_data_dir_never_falls_back(
+    state: str,
+    twin: Path,
+    tmp_path: Path,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     """A good copy in the cache is not used in place of a bad RECSYS_DATA_DIR."""
     write_synthetic_movielens(clean_env, **SYNTH)
     env = {"missing": tmp_path / "gone", "empty": tmp_path / "empty", "incomplete": twin}[state]
@@ -376,8 +420,11 @@ def test_recsys_data_dir_never_falls_back(state: str, twin: Path, tmp_path: Path
     if state == "incomplete":
         (twin / "ml-1m" / "movies.dat").unlink()
     monkeypatch.setenv("RECSYS_DATA_DIR", str(env))
-    needle = {"missing": "gone does not exist", "empty": "holds no 'ml-1m/' folder",
-              "incomplete": "lacks movies.dat"}[state]
+    needle = {
+        "missing": "gone does not exist",
+        "empty": "holds no 'ml-1m/' folder",
+        "incomplete": "lacks movies.dat",
+    }[state]
     with pytest.raises(DataUnavailableError, match="RECSYS_DATA_DIR") as err:
         resolve_dataset_dir("ml-1m", download=False)
     assert type(err.value) is DataUnavailableError
@@ -424,8 +471,9 @@ def test_ratings_cut_at_a_line_end(twin: Path) -> None:
     assert "truncated or damaged" in str(err.value)
 
 
-def test_official_release_facts_apply_without_a_synthetic_readme(twin: Path,
-                                                                 capsys: pytest.CaptureFixture) -> None:
+def test_official_release_facts_apply_without_a_synthetic_readme(
+    twin: Path, capsys: pytest.CaptureFixture
+) -> None:
     """A folder that does not say it is a synthetic twin is held to ML-1M's 1,000,209 lines."""
     (twin / "ml-1m" / "README").unlink()
     with pytest.raises(MovieLensFormatError, match="official MovieLens 1M release has 1,000,209"):
@@ -445,7 +493,8 @@ def test_reordered_ratings_load_with_a_warning(twin: Path) -> None:
     key = ["user_id", "movie_id"]
     pd.testing.assert_frame_equal(
         reordered.ratings.sort_values(key).reset_index(drop=True),
-        original.ratings.sort_values(key).reset_index(drop=True))
+        original.ratings.sort_values(key).reset_index(drop=True),
+    )
 
 
 def test_changed_line_with_same_count_is_caught_by_the_counts(twin: Path) -> None:
@@ -465,14 +514,18 @@ def test_changed_line_with_same_count_is_caught_by_the_counts(twin: Path) -> Non
     assert err.value.path == path
 
 
-@pytest.mark.parametrize(("encode", "needle", "line"), [
-    (lambda text: text.encode("utf-8"), "the file is UTF-8 encoded", None),
-    (lambda text: text.encode("utf-16"), "byte-order mark", 1),
-    (lambda text: text.encode("utf-16-le"), "NUL byte", 1),
-    (lambda text: b"\xef\xbb\xbf" + text.encode("latin-1"), "UTF-8 byte-order mark", 1),
-])
-def test_wrong_encodings(encode: Callable[[str], bytes], needle: str, line: int | None,
-                         twin: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("encode", "needle", "line"),
+    [
+        (lambda text: text.encode("utf-8"), "the file is UTF-8 encoded", None),
+        (lambda text: text.encode("utf-16"), "byte-order mark", 1),
+        (lambda text: text.encode("utf-16-le"), "NUL byte", 1),
+        (lambda text: b"\xef\xbb\xbf" + text.encode("latin-1"), "UTF-8 byte-order mark", 1),
+    ],
+)
+def test_wrong_encodings(
+    encode: Callable[[str], bytes], needle: str, line: int | None, twin: Path, capsys: pytest.CaptureFixture
+) -> None:
     path = twin / "ml-1m" / "movies.dat"
     text = path.read_bytes().decode("latin-1")
     path.write_bytes(encode(text))
@@ -488,8 +541,9 @@ def test_wrong_encodings(encode: Callable[[str], bytes], needle: str, line: int 
 # --------------------------------------------------------------------------- environment
 
 
-def test_unreadable_data_file(twin: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture) -> None:
+def test_unreadable_data_file(
+    twin: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     refuse(monkeypatch, twin / "ml-1m", errno.EACCES, reads=True)
     with pytest.raises(EnvironmentRefusedError, match="cannot read .*: permission denied"):
         load_movielens("ml-1m", data_dir=twin, download=False)
@@ -498,8 +552,14 @@ def test_unreadable_data_file(twin: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.parametrize("exists", [False, True])
-def test_read_only_cache(exists: bool, clean_env: Path, tmp_path: Path, archive,
-                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_read_only_cache(
+    exists: bool,
+    clean_env: Path,
+    tmp_path: Path,
+    archive,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     body, info = archive
     if exists:
         clean_env.mkdir()
@@ -508,8 +568,14 @@ def test_read_only_cache(exists: bool, clean_env: Path, tmp_path: Path, archive,
     refuse(monkeypatch, clean_env if exists else tmp_path, errno.EROFS)
     calls: list[str] = []
     with pytest.raises(EnvironmentRefusedError) as err:
-        download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                         progress=False, opener=opener_of(body, calls))
+        download_dataset(
+            "ml-1m",
+            url=FAKE_URL,
+            cache=clean_env,
+            expected=info,
+            progress=False,
+            opener=opener_of(body, calls),
+        )
     assert type(err.value) is EnvironmentRefusedError and err.value.errno == errno.EROFS
     assert "the file system is read-only" in str(err.value)
     assert "RECSYS_CACHE_DIR" in str(err.value)
@@ -521,18 +587,24 @@ def test_read_only_cache(exists: bool, clean_env: Path, tmp_path: Path, archive,
 
 
 @pytest.mark.parametrize("stage", ["download", "extraction"])
-def test_disk_full(stage: str, clean_env: Path, archive, monkeypatch: pytest.MonkeyPatch,
-                   capsys: pytest.CaptureFixture) -> None:
+def test_disk_full(
+    stage: str, clean_env: Path, archive, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     body, info = archive
     clean_env.mkdir()
     (clean_env / "mine.txt").write_text("the user's")
     before = snapshot(clean_env)
     # room for the download but not its extraction, or not even the download
-    refuse(monkeypatch, clean_env, errno.ENOSPC,
-           disk_bytes=len(body) + 100 if stage == "extraction" else len(body) // 2)
+    refuse(
+        monkeypatch,
+        clean_env,
+        errno.ENOSPC,
+        disk_bytes=len(body) + 100 if stage == "extraction" else len(body) // 2,
+    )
     with pytest.raises(EnvironmentRefusedError, match="no space left on the device"):
-        download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                         progress=False, opener=opener_of(body))
+        download_dataset(
+            "ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False, opener=opener_of(body)
+        )
     after = snapshot(clean_env)
     extra = changes(before, after)
     if stage == "extraction":  # the verified archive stays; nothing half-extracted
@@ -540,14 +612,15 @@ def test_disk_full(stage: str, clean_env: Path, archive, monkeypatch: pytest.Mon
     else:
         assert extra == {}
     monkeypatch.undo()
-    folder = download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                              progress=False, opener=opener_of(body))
+    folder = download_dataset(
+        "ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False, opener=opener_of(body)
+    )
     assert load_movielens("ml-1m", data_dir=folder, download=False).ratings.shape[0] > 0
 
 
-def test_disk_full_from_the_command_line(clean_env: Path, archive,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_disk_full_from_the_command_line(
+    clean_env: Path, archive, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     import recsys_utils.data.download as download
 
     body, _ = archive
@@ -558,19 +631,22 @@ def test_disk_full_from_the_command_line(clean_env: Path, archive,
     out, err = capsys.readouterr()
     progress, _, last = err.rstrip("\n").rpartition("\n")
     assert set(progress.replace("\r", "\n").split("\n")) <= {""} | {
-        line for line in progress.replace("\r", "\n").split("\n") if "ml-1m.zip" in line}
+        line for line in progress.replace("\r", "\n").split("\n") if "ml-1m.zip" in line
+    }
     assert last.startswith("error: cannot write the download to") and "no space left" in last
     assert out == "" and "Traceback" not in err
     monkeypatch.undo()
     assert [p.name for p in clean_env.iterdir() if not package_own(p.name)] == []
 
 
-def test_read_only_cache_holding_the_data_is_enough(clean_env: Path, archive,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_cache_holding_the_data_is_enough(
+    clean_env: Path, archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Loading from a complete cache writes nothing, so a read-only cache works."""
     body, info = archive
-    download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False,
-                     opener=opener_of(body))
+    download_dataset(
+        "ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False, opener=opener_of(body)
+    )
     before = snapshot(clean_env)
     refuse(monkeypatch, clean_env, errno.EROFS)
     assert len(load_movielens("ml-1m", download=False).ratings) > 0
@@ -584,11 +660,19 @@ def test_read_only_cache_holding_the_data_is_enough(clean_env: Path, archive,
 
 def test_interrupted_download_leaves_nothing(clean_env: Path, archive) -> None:
     body, info = archive
-    for response in (dict(fail_after=len(body) // 2),                 # connection reset
-                     dict(length=len(body) + 10)):                     # server stops short
+    for response in (
+        dict(fail_after=len(body) // 2),  # connection reset
+        dict(length=len(body) + 10),
+    ):  # server stops short
         with pytest.raises(DataUnavailableError) as err:
-            download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                             progress=False, opener=opener_of(body, **response))
+            download_dataset(
+                "ml-1m",
+                url=FAKE_URL,
+                cache=clean_env,
+                expected=info,
+                progress=False,
+                opener=opener_of(body, **response),
+            )
         assert FAKE_URL in str(err.value) and "RECSYS_DATA_DIR" in str(err.value)
         assert [p.name for p in clean_env.iterdir() if not package_own(p.name)] == []
 
@@ -598,18 +682,24 @@ def test_killed_download_is_swept_by_the_next_run(clean_env: Path, archive) -> N
     partial file, a half-extracted folder) do not trip a later run; the user's files stay."""
     body, info = archive
     with pytest.raises(KeyboardInterrupt):
-        download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                         progress=False,
-                         opener=opener_of(body, fail_after=1000, error=KeyboardInterrupt()))
+        download_dataset(
+            "ml-1m",
+            url=FAKE_URL,
+            cache=clean_env,
+            expected=info,
+            progress=False,
+            opener=opener_of(body, fail_after=1000, error=KeyboardInterrupt()),
+        )
     assert [p.name for p in clean_env.iterdir() if not package_own(p.name)] == []
-    (clean_env / ".ml-1m-x1y2.zip.part").write_bytes(body[:100])      # as a SIGKILL leaves
+    (clean_env / ".ml-1m-x1y2.zip.part").write_bytes(body[:100])  # as a SIGKILL leaves
     (clean_env / ".ml-1m-extract-abc" / "ml-1m").mkdir(parents=True)
     (clean_env / ".ml-1m-extract-abc" / "ml-1m" / "ratings.dat").write_bytes(b"1::1::1")
     (clean_env / "mine.txt").write_text("keep")
     (clean_env / ".ml-100k-z.zip.part").write_text("another dataset's: not swept now")
     with pytest.warns(DataWarning, match="removed 2 temporary file"):
-        download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                         progress=False, opener=opener_of(body))
+        download_dataset(
+            "ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False, opener=opener_of(body)
+        )
     names = sorted(p.name for p in clean_env.iterdir() if not package_own(p.name))
     assert names == [".ml-100k-z.zip.part", "mine.txt", "ml-1m", "ml-1m.zip"]
     assert (clean_env / "mine.txt").read_text() == "keep"
@@ -621,8 +711,14 @@ def test_damaged_archive_heals_on_the_next_run(clean_env: Path, archive) -> None
     (clean_env / "ml-1m.zip").write_bytes(body[: len(body) // 2])  # a truncated archive
     calls: list[str] = []
     with pytest.warns(DataWarning, match="moved aside to .*damaged.*fetching a fresh copy"):
-        folder = download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                                  progress=False, opener=opener_of(body, calls))
+        folder = download_dataset(
+            "ml-1m",
+            url=FAKE_URL,
+            cache=clean_env,
+            expected=info,
+            progress=False,
+            opener=opener_of(body, calls),
+        )
     assert calls == [FAKE_URL]
     assert (clean_env / "ml-1m.zip").read_bytes() == body
     aside = [p for p in clean_env.iterdir() if p.name.startswith("ml-1m.zip.damaged-")]
@@ -638,8 +734,14 @@ def test_damaged_archive_is_fetched_again_only_once(clean_env: Path, archive) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         with pytest.raises(ChecksumMismatchError, match=f"downloaded from {FAKE_URL}"):
-            download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                             progress=False, opener=opener_of(body[:-1] + b"!", calls))
+            download_dataset(
+                "ml-1m",
+                url=FAKE_URL,
+                cache=clean_env,
+                expected=info,
+                progress=False,
+                opener=opener_of(body[:-1] + b"!", calls),
+            )
     assert calls == [FAKE_URL]
     names = sorted(p.name for p in clean_env.iterdir() if not package_own(p.name))
     assert len(names) == 1 and names[0].startswith("ml-1m.zip.damaged-")
@@ -652,8 +754,9 @@ def test_incomplete_cache_folder_is_moved_aside_not_deleted(clean_env: Path, arc
     (folder / "ratings.dat").write_text("the user's own subset\n")
     (folder / "notes.txt").write_text("keep me")
     with pytest.warns(DataWarning, match="incomplete folder .* moved aside"):
-        download_dataset("ml-1m", url=FAKE_URL, cache=clean_env, expected=info,
-                         progress=False, opener=opener_of(body))
+        download_dataset(
+            "ml-1m", url=FAKE_URL, cache=clean_env, expected=info, progress=False, opener=opener_of(body)
+        )
     aside = [p for p in clean_env.iterdir() if p.name.startswith("ml-1m.incomplete-")]
     assert len(aside) == 1
     assert (aside[0] / "notes.txt").read_text() == "keep me"
@@ -669,8 +772,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         main(["data", "--data-dir", str(tmp_path / "nowhere"), "--debug"])
 
 
-def test_unexpected_error_is_one_line_with_code_1(twin: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_unexpected_error_is_one_line_with_code_1(
+    twin: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     def broken(*args: Any, **kw: Any) -> None:
         raise ZeroDivisionError("division by zero")
 
@@ -679,8 +783,9 @@ def test_unexpected_error_is_one_line_with_code_1(twin: Path, monkeypatch: pytes
     one_line_error(capsys, "unexpected ZeroDivisionError: division by zero", "--debug")
 
 
-def test_interrupt_is_one_line_with_code_130(twin: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture) -> None:
+def test_interrupt_is_one_line_with_code_130(
+    twin: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     def interrupted(*args: Any, **kw: Any) -> None:
         raise KeyboardInterrupt
 

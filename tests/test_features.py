@@ -11,8 +11,9 @@ from recsys_utils.data.genres import REPORT_GENRES
 
 
 def test_genre_matrix_follows_the_report_column_order():
-    movies = pd.DataFrame({"movie_id": [10, 3], "title": ["a", "b"],
-                           "genres": ["Animation|Children's|Comedy", ""]})
+    movies = pd.DataFrame(
+        {"movie_id": [10, 3], "title": ["a", "b"], "genres": ["Animation|Children's|Comedy", ""]}
+    )
     g = F.genre_matrix(movies)
     assert list(g.columns) == list(REPORT_GENRES)
     assert list(g.index) == [10, 3]
@@ -94,8 +95,7 @@ def test_unseen_movies_are_the_complement(synthetic_ml1m):
 
 
 def test_rating_matrix_dense_and_sparse_agree():
-    ratings = pd.DataFrame({"user_id": [2, 1, 2, 9], "movie_id": [30, 10, 10, 20],
-                            "rating": [5, 3, 4, 1]})
+    ratings = pd.DataFrame({"user_id": [2, 1, 2, 9], "movie_id": [30, 10, 10, 20], "rating": [5, 3, 4, 1]})
     m = F.rating_matrix(ratings)
     assert m.user_ids.tolist() == [1, 2, 9] and m.movie_ids.tolist() == [10, 20, 30]
     np.testing.assert_array_equal(m.values, [[3, 0, 0], [4, 0, 5], [0, 1, 0]])
@@ -126,8 +126,12 @@ def test_user_1_is_the_reports_dataset(real_ml1m):
 def test_real_rating_matrices_have_the_report_shapes(real_ml1m):
     ae = F.rating_matrix(real_ml1m.ratings)
     assert ae.shape == (6040, 3706)
-    rbm = F.rating_matrix(real_ml1m.ratings, user_ids=np.arange(1, 1501),
-                          movie_ids=real_ml1m.movies["movie_id"].to_numpy(), scale=5.0)
+    rbm = F.rating_matrix(
+        real_ml1m.ratings,
+        user_ids=np.arange(1, 1501),
+        movie_ids=real_ml1m.movies["movie_id"].to_numpy(),
+        scale=5.0,
+    )
     assert rbm.shape == (1500, 3883) and rbm.values.max() == 1.0
 
 

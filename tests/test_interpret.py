@@ -12,8 +12,8 @@ import pytest
 
 from recsys_utils import interpret as I
 from recsys_utils.data import MovieLens
-from recsys_utils.features import sample_users, user_dataset
 from recsys_utils.data.genres import REPORT_GENRES
+from recsys_utils.features import sample_users, user_dataset
 
 keras = pytest.importorskip("keras")
 
@@ -28,8 +28,9 @@ def _randomized_classifier(seed: int = 0, **build_kw) -> SequenceClassifier:
     """A modified-LSTM recommender with every weight random (bias included), not trained."""
     clf = SequenceClassifier("modified-lstm", seed=seed, **build_kw)
     rng = np.random.default_rng(seed)
-    clf.model.set_weights([rng.normal(0.0, 0.6, size=w.shape).astype("float32")
-                           for w in clf.model.get_weights()])
+    clf.model.set_weights(
+        [rng.normal(0.0, 0.6, size=w.shape).astype("float32") for w in clf.model.get_weights()]
+    )
     return clf
 
 
@@ -47,8 +48,7 @@ def test_occlusion_of_a_linear_model_is_exact():
     occ = I.occlusion(lambda Z: 0.4 + np.asarray(Z, dtype=np.float64) @ w, X)
     np.testing.assert_allclose(occ.effect, np.broadcast_to(w, X.shape), atol=1e-12)
     present = X.astype(bool)
-    np.testing.assert_allclose(occ.removal[present], np.broadcast_to(w, X.shape)[present],
-                               atol=1e-12)
+    np.testing.assert_allclose(occ.removal[present], np.broadcast_to(w, X.shape)[present], atol=1e-12)
     assert np.isnan(occ.removal[~present]).all()
     assert np.isnan(occ.addition[present]).all()
     np.testing.assert_allclose(occ.base, 0.4 + X @ w, atol=1e-12)
@@ -110,8 +110,9 @@ def test_trace_matches_keras(kind):
     if clf is None:
         clf = SequenceClassifier(kind, seed=3)
         rng = np.random.default_rng(3)
-        clf.model.set_weights([rng.normal(0.0, 0.6, size=w.shape).astype("float32")
-                               for w in clf.model.get_weights()])
+        clf.model.set_weights(
+            [rng.normal(0.0, 0.6, size=w.shape).astype("float32") for w in clf.model.get_weights()]
+        )
     X = _flags(25, seed=4)
     trace = I.trace_modified_lstm(clf, X)
     layers = clf.model.layers
@@ -131,8 +132,7 @@ def test_trace_matches_keras(kind):
     if kind == "modified-lstm":  # f_t = 0: the cell state is the input gate times the candidate
         np.testing.assert_allclose(trace.c, trace.i * trace.c_candidate, atol=1e-12)
     else:  # f_t = 1: the cell state accumulates
-        np.testing.assert_allclose(trace.c, np.cumsum(trace.i * trace.c_candidate, axis=1),
-                                   atol=1e-10)
+        np.testing.assert_allclose(trace.c, np.cumsum(trace.i * trace.c_candidate, axis=1), atol=1e-10)
 
 
 def test_trace_summary_and_means():
@@ -228,8 +228,9 @@ def test_popularity_scores_ignore_the_users_own_ratings(synthetic_ml1m):
 @pytest.mark.parametrize("trainer", ["keras", "batched"])
 def test_cold_start_experiment(synthetic_ml1m, trainer):
     users = sample_users(synthetic_ml1m, 1 if trainer == "keras" else 3, min_ratings=40, seed=0)
-    res = I.cold_start_experiment(synthetic_ml1m, users, [10, 5], n_test=12, seed=0, epochs=2,
-                                  trainer=trainer)
+    res = I.cold_start_experiment(
+        synthetic_ml1m, users, [10, 5], n_test=12, seed=0, epochs=2, trainer=trainer
+    )
     assert len(res) == len(users) * 2 * len(I.COLD_START_MODELS)
     assert set(res["k"]) == {5, 10} and (res["n_test"] == 12).all()
     pop = res[res["model"] == "popularity"].pivot(index="user_id", columns="k", values="accuracy")
@@ -279,8 +280,9 @@ def test_update_continues_the_same_training_and_state_restores_it(synthetic_ml1m
     # The same update from the restored state gives the same model (dropout streams included).
     I.update_classifier(clf, ds.X[20:40], ds.y[20:40], epochs=3, batch_size=10)
     np.testing.assert_allclose(clf.predict_proba(ds.X), first, atol=1e-6)
-    I.update_classifier(clf, ds.X[20:30], ds.y[20:30], X_old=ds.X[:20], y_old=ds.y[:20],
-                        epochs=1, batch_size=10)
+    I.update_classifier(
+        clf, ds.X[20:30], ds.y[20:30], X_old=ds.X[:20], y_old=ds.y[:20], epochs=1, batch_size=10
+    )
     assert int(clf.model.optimizer.iterations.numpy()) == steps + 6 + 3
     with pytest.raises(ValueError):
         I.update_classifier(clf, ds.X[:2], ds.y[:2], X_old=ds.X[:2])
@@ -295,8 +297,7 @@ def test_arrival_split(synthetic_ml1m):
     assert sum(map(len, parts)) == len(ds)
     assert len(np.unique(np.concatenate(parts))) == len(ds)
     assert len(split.test) == round(0.3 * len(ds))
-    stamps = synthetic_ml1m.ratings.loc[synthetic_ml1m.ratings["user_id"] == 1,
-                                        "timestamp"].to_numpy()
+    stamps = synthetic_ml1m.ratings.loc[synthetic_ml1m.ratings["user_id"] == 1, "timestamp"].to_numpy()
     assert stamps[split.initial].max() <= stamps[split.new].min()
 
 
@@ -310,8 +311,10 @@ def test_update_experiment(synthetic_ml1m, trainer):
     for user in users:
         n_all = by.loc[(user, "retrain from scratch"), "rows_trained"]
         assert by.loc[(user, "update: old + new rows"), "rows_trained"] == n_all
-        assert (by.loc[(user, "initial model (stale)"), "rows_trained"]
-                + by.loc[(user, "update: new rows"), "rows_trained"]) == n_all
+        assert (
+            by.loc[(user, "initial model (stale)"), "rows_trained"]
+            + by.loc[(user, "update: new rows"), "rows_trained"]
+        ) == n_all
     assert (res["time_s"] > 0).all()
 
 
@@ -324,8 +327,7 @@ def test_batched_weights_trace_like_the_batched_predictions(synthetic_ml1m):
 
 
 def test_attribution_by_order_follows_the_reordering(synthetic_ml1m):
-    table, models = I.attribution_by_order(synthetic_ml1m, [1, 2], max_rows=30, epochs=2,
-                                           trainer="batched")
+    table, models = I.attribution_by_order(synthetic_ml1m, [1, 2], max_rows=30, epochs=2, trainer="batched")
     assert set(models) == {"report order", "reversed"}
     assert len(table) == 2 * 2 * 18
     rev = table[table["order"] == "reversed"].set_index(["user_id", "genre"])
@@ -340,8 +342,9 @@ def test_attribution_by_order_follows_the_reordering(synthetic_ml1m):
 def test_unknown_trainer():
     with pytest.raises(ValueError):
         I.train_user_models([_flags(3)], [np.ones(3)], [1], trainer="sklearn")
-    assert isinstance(I.summarize_by_k(pd.DataFrame({"k": [1], "model": ["a"], "roc_auc": [0.5]})),
-                      pd.DataFrame)
+    assert isinstance(
+        I.summarize_by_k(pd.DataFrame({"k": [1], "model": ["a"], "roc_auc": [0.5]})), pd.DataFrame
+    )
 
 
 def test_user_models_name_a_missing_user(synthetic_ml1m):
@@ -354,8 +357,9 @@ def test_user_models_name_a_missing_user(synthetic_ml1m):
 def test_position_sensitivity_is_the_occlusion_of_each_user(synthetic_ml1m):
     """position_sensitivity flips the flags as occlusion does: same mean |effect| per flag."""
     dss = [user_dataset(synthetic_ml1m, u) for u in (1, 2)]
-    models = I.train_user_models([d.X[:30] for d in dss], [d.y[:30] for d in dss], [1, 2],
-                                 trainer="batched", epochs=1)
+    models = I.train_user_models(
+        [d.X[:30] for d in dss], [d.y[:30] for d in dss], [1, 2], trainer="batched", epochs=1
+    )
     X_list = [dss[0].X[:6], np.zeros((0, 18), np.float32)]
     sens = I.position_sensitivity(models.batched, X_list)
     assert sens.shape == (2, 18) and np.isnan(sens[1]).all()

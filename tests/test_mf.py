@@ -49,8 +49,9 @@ def _two_taste_groups(seed: int = 0) -> pd.DataFrame:
 @pytest.mark.parametrize("algorithm", ["als", "bpr"])
 def test_recovers_planted_taste_groups(algorithm):
     r = _two_taste_groups()
-    mf = MatrixFactorization(algorithm, factors=4, iterations=30 if algorithm == "als" else 200,
-                             learning_rate=0.05, seed=0).fit(r)
+    mf = MatrixFactorization(
+        algorithm, factors=4, iterations=30 if algorithm == "als" else 200, learning_rate=0.05, seed=0
+    ).fit(r)
     aucs = []
     for u in range(1, 41):
         unseen = np.setdiff1d(np.arange(30), r.loc[r["user_id"] == u, "movie_id"])
@@ -105,8 +106,10 @@ def test_one_user_recommender_hides_heldout_ratings(synthetic_ml1m):
     rec = MFRecommender(factors=6, seed=0).fit(data, u, heldout_movie_ids=held)
     visible = data.ratings[~((data.ratings["user_id"] == u) & data.ratings["movie_id"].isin(held))]
     ref = MatrixFactorization(factors=6, seed=0).fit(
-        visible, user_ids=np.sort(data.ratings["user_id"].unique()),
-        movie_ids=data.movies["movie_id"].to_numpy())
+        visible,
+        user_ids=np.sort(data.ratings["user_id"].unique()),
+        movie_ids=data.movies["movie_id"].to_numpy(),
+    )
     np.testing.assert_array_equal(rec.score(held), ref.score(u, held))
     top = rec.recommend(5)
     assert len(top) == 5 and not top["movie_id"].isin(mine["movie_id"]).any()

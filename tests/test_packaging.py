@@ -44,7 +44,8 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     pip, conda = pyproject_requirements(), conda_requirements()
     assert set(pip) == set(conda), (
         f"only in pyproject: {sorted(set(pip) - set(conda))}; "
-        f"only in environment.yml: {sorted(set(conda) - set(pip))}")
+        f"only in environment.yml: {sorted(set(conda) - set(pip))}"
+    )
     differing = {n: (pip[n], conda[n]) for n in pip if pip[n] != conda[n]}
     assert not differing, f"version ranges differ (pyproject, conda): {differing}"
 
@@ -55,7 +56,9 @@ def test_jupyter_book_is_pinned_below_2():
 
 
 def test_importing_the_package_does_not_import_tensorflow():
-    code = ("import sys, recsys_utils, recsys_utils.features, recsys_utils.evaluation, "
-            "recsys_utils.data, recsys_utils.models.rbm; print('tensorflow' in sys.modules)")
+    code = (
+        "import sys, recsys_utils, recsys_utils.features, recsys_utils.evaluation, "
+        "recsys_utils.data, recsys_utils.models.rbm; print('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

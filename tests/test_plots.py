@@ -23,8 +23,7 @@ from recsys_utils.data.genres import REPORT_GENRES  # noqa: E402
 from recsys_utils.plots import style  # noqa: E402
 
 #: Colours a figure may use for lines and bars: the palette, the reference black, the neutral grey.
-ALLOWED_COLOURS = {c.lower() for c in style.CYCLE} | {style.REFERENCE.lower(),
-                                                        style.NOT_LIKE.lower()}
+ALLOWED_COLOURS = {c.lower() for c in style.CYCLE} | {style.REFERENCE.lower(), style.NOT_LIKE.lower()}
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +35,11 @@ def _close_figures():
 def _texts(fig: plt.Figure) -> list[Text]:
     """The visible, non-empty texts of a drawn figure."""
     fig.canvas.draw()
-    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
-            and (t.axes is None or t.axes.get_visible())]
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and (t.axes is None or t.axes.get_visible())
+    ]
 
 
 def _strings(fig: plt.Figure) -> list[str]:
@@ -78,17 +80,32 @@ def _legend_labels(fig: plt.Figure) -> list[str]:
 def ratings() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(1, 31), rng.integers(5, 60, size=30))
-    return pd.DataFrame({"user_id": users,
-                         "movie_id": rng.integers(1, 11, size=len(users)),
-                         "rating": rng.integers(1, 6, size=len(users))})
+    return pd.DataFrame(
+        {
+            "user_id": users,
+            "movie_id": rng.integers(1, 11, size=len(users)),
+            "rating": rng.integers(1, 6, size=len(users)),
+        }
+    )
 
 
 @pytest.fixture
 def movies() -> pd.DataFrame:
-    genres = ["Action|Comedy", "Drama", "Comedy", "Horror|Thriller", "Drama|Romance",
-              "Action", "Sci-Fi|War", "Children's|Animation", "Western", "Documentary"]
-    return pd.DataFrame({"movie_id": np.arange(1, 11), "title": [f"m{i}" for i in range(10)],
-                         "genres": genres})
+    genres = [
+        "Action|Comedy",
+        "Drama",
+        "Comedy",
+        "Horror|Thriller",
+        "Drama|Romance",
+        "Action",
+        "Sci-Fi|War",
+        "Children's|Animation",
+        "Western",
+        "Documentary",
+    ]
+    return pd.DataFrame(
+        {"movie_id": np.arange(1, 11), "title": [f"m{i}" for i in range(10)], "genres": genres}
+    )
 
 
 def test_like_share_by_genre_counts_a_movie_once_per_genre(movies):
@@ -152,10 +169,11 @@ def test_plots_draw_on_a_given_axes(ratings):
 
 
 def test_training_curves_with_a_baseline():
-    histories = {"lstm": {"loss": [0.7, 0.6, 0.5], "accuracy": [0.5, 0.6, 0.7]},
-                 "modified-lstm": {"loss": [0.7, 0.65, 0.6], "accuracy": [0.5, 0.55, 0.6]}}
-    fig = plots.training_curves(histories, baselines={"accuracy": (0.76, "always 'like'")},
-                                title="user 1")
+    histories = {
+        "lstm": {"loss": [0.7, 0.6, 0.5], "accuracy": [0.5, 0.6, 0.7]},
+        "modified-lstm": {"loss": [0.7, 0.65, 0.6], "accuracy": [0.5, 0.55, 0.6]},
+    }
+    fig = plots.training_curves(histories, baselines={"accuracy": (0.76, "always 'like'")}, title="user 1")
     loss, acc = fig.axes
     assert loss.get_xlabel() == acc.get_xlabel() == "epoch"
     assert "loss" in loss.get_ylabel() and "accuracy" in acc.get_ylabel()
@@ -167,8 +185,9 @@ def test_training_curves_with_a_baseline():
 
 
 def test_curve_with_reference_marks_the_printed_values():
-    fig = plots.curve_with_reference([0.03, 0.02, 0.019], [0.027, 0.021], label="ours",
-                                     ylabel="reconstruction MSE", logy=True)
+    fig = plots.curve_with_reference(
+        [0.03, 0.02, 0.019], [0.027, 0.021], label="ours", ylabel="reconstruction MSE", logy=True
+    )
     ax = fig.axes[0]
     ours, printed = ax.get_lines()
     assert printed.get_linestyle() == "None" and printed.get_marker() == "o"
@@ -179,9 +198,12 @@ def test_curve_with_reference_marks_the_printed_values():
 
 
 def test_epoch_curves_number_epochs_from_the_first():
-    fig = plots.epoch_curves({"train": [3.0, 2.0], "test": [4.0, 3.5]},
-                             {"report, train": [2.9], "report, test": [4.1]}, ylabel="MSE",
-                             first_epoch=0)
+    fig = plots.epoch_curves(
+        {"train": [3.0, 2.0], "test": [4.0, 3.5]},
+        {"report, train": [2.9], "report, test": [4.1]},
+        ylabel="MSE",
+        first_epoch=0,
+    )
     ax = fig.axes[0]
     assert [line.get_xdata()[0] for line in ax.get_lines()] == [0, 0, 0, 0]
     assert ax.get_xlabel() == "epoch (from 0)"
@@ -190,15 +212,15 @@ def test_epoch_curves_number_epochs_from_the_first():
 
 
 def test_accuracy_by_protocol_one_dot_per_seed():
-    rows = [{"seed": seed, "model": model, "protocol": protocol, "accuracy": acc + 0.01 * seed,
-             "majority": 0.85}
-            for seed in range(3)
-            for model, acc in (("lstm", 0.8), ("modified-lstm", 0.9))
-            for protocol in ("report (all rows)", "held-out, random split")]
+    rows = [
+        {"seed": seed, "model": model, "protocol": protocol, "accuracy": acc + 0.01 * seed, "majority": 0.85}
+        for seed in range(3)
+        for model, acc in (("lstm", 0.8), ("modified-lstm", 0.9))
+        for protocol in ("report (all rows)", "held-out, random split")
+    ]
     fig = plots.accuracy_by_protocol(pd.DataFrame(rows), title="User 1: one dot per seed")
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["report (all rows)",
-                                                            "held-out, random split"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["report (all rows)", "held-out, random split"]
     assert ax.get_ylabel() == "accuracy (%)"
     dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert sum(len(line.get_ydata()) for line in dots) == 12
@@ -209,9 +231,14 @@ def test_accuracy_by_protocol_one_dot_per_seed():
 
 
 def test_predicted_vs_actual():
-    scores = pd.DataFrame({"rating": [1, 4, 4, 5, 3, 4], "part": ["train"] * 4 + ["test"] * 2,
-                           "rbm (x5)": [2.0, 3.0, 3.2, 3.1, 2.5, 3.4],
-                           "autoencoder": [1.5, 3.9, 4.1, 4.5, 2.9, 3.6]})
+    scores = pd.DataFrame(
+        {
+            "rating": [1, 4, 4, 5, 3, 4],
+            "part": ["train"] * 4 + ["test"] * 2,
+            "rbm (x5)": [2.0, 3.0, 3.2, 3.1, 2.5, 3.4],
+            "autoencoder": [1.5, 3.9, 4.1, 4.5, 2.9, 3.6],
+        }
+    )
     fig = plots.predicted_vs_actual(scores, ["rbm (x5)", "autoencoder"])
     rbm, ae = fig.axes
     assert rbm.get_title() == "rbm (x5)" and ae.get_title() == "autoencoder"
@@ -233,8 +260,10 @@ def test_predicted_vs_actual():
 
 def _means() -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(1)
-    return {m: pd.DataFrame(rng.random((20, 3)), columns=["modified", "lstm", "majority"])
-            for m in ("accuracy", "balanced_accuracy", "roc_auc")}
+    return {
+        m: pd.DataFrame(rng.random((20, 3)), columns=["modified", "lstm", "majority"])
+        for m in ("accuracy", "balanced_accuracy", "roc_auc")
+    }
 
 
 def test_metric_distributions():
@@ -250,8 +279,9 @@ def test_metric_distributions():
 
 
 def test_paired_differences_gives_each_mean():
-    fig = plots.paired_differences({"a - b": np.array([0.1, -0.1, np.nan]),
-                                    "a - c": np.array([0.2, 0.3, 0.1])}, xlabel="difference")
+    fig = plots.paired_differences(
+        {"a - b": np.array([0.1, -0.1, np.nan]), "a - c": np.array([0.2, 0.3, 0.1])}, xlabel="difference"
+    )
     ax = fig.axes[0]
     assert _legend_labels(fig) == ["a - b (mean +0.000)", "a - c (mean +0.200)"]
     assert ax.get_xlabel() == "difference" and ax.get_ylabel() == "users (count)"
@@ -260,11 +290,13 @@ def test_paired_differences_gives_each_mean():
 
 
 def test_difference_by_group_writes_the_differences():
-    frame = pd.DataFrame({"users": [4, 6], "mean_diff": [0.1, -0.05],
-                          "modified_wins": [0.75, 0.3], "lstm_wins": [0.25, 0.5]},
-                         index=pd.Index(["1-50", "51+"], name="n_ratings"))
-    fig = plots.difference_by_group({"number of ratings": frame, "like rate": frame},
-                                    ylabel="accuracy: modified - LSTM")
+    frame = pd.DataFrame(
+        {"users": [4, 6], "mean_diff": [0.1, -0.05], "modified_wins": [0.75, 0.3], "lstm_wins": [0.25, 0.5]},
+        index=pd.Index(["1-50", "51+"], name="n_ratings"),
+    )
+    fig = plots.difference_by_group(
+        {"number of ratings": frame, "like rate": frame}, ylabel="accuracy: modified - LSTM"
+    )
     assert len(fig.axes) == 4
     bars, wins = fig.axes[:2]
     assert [t.get_text() for t in bars.texts] == ["+0.100", "-0.050"]
@@ -278,8 +310,10 @@ def test_difference_by_group_writes_the_differences():
 
 
 def test_ranking_bars_write_each_value():
-    summary = pd.DataFrame({"precision": [0.2, 0.1], "precision_min": [0.1, 0.1],
-                            "precision_max": [0.3, 0.1]}, index=["genre", "mf"])
+    summary = pd.DataFrame(
+        {"precision": [0.2, 0.1], "precision_min": [0.1, 0.1], "precision_max": [0.3, 0.1]},
+        index=["genre", "mf"],
+    )
     fig = plots.ranking_bars(summary, ylabel="precision@10")
     ax = fig.axes[0]
     assert len(ax.patches) == 2 and ax.get_ylabel() == "precision@10"
@@ -290,8 +324,10 @@ def test_ranking_bars_write_each_value():
 
 
 def test_position_effect():
-    effect = pd.DataFrame({"modified": np.linspace(0.1, 0.01, 18), "lstm": np.full(18, 0.05)},
-                          index=pd.RangeIndex(1, 19, name="position"))
+    effect = pd.DataFrame(
+        {"modified": np.linspace(0.1, 0.01, 18), "lstm": np.full(18, 0.05)},
+        index=pd.RangeIndex(1, 19, name="position"),
+    )
     fig = plots.position_effect(effect)
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 2 and "position" in ax.get_xlabel()
@@ -315,10 +351,17 @@ def _occlusion() -> I.Occlusion:
 def _weights(units: int = 4, seed: int = 0) -> I.CellWeights:
     rng = np.random.default_rng(seed)
     return I.CellWeights(
-        embedding=rng.normal(size=(2, 3)), kernel=rng.normal(size=(3, 3 * units)),
-        recurrent_kernel=rng.normal(size=(units, 3 * units)), bias=rng.normal(size=3 * units),
-        dense_kernel=rng.normal(size=units), dense_bias=0.1, activation="sigmoid",
-        recurrent_activation="tanh", output_activation="keras2_hard_sigmoid", variant="report")
+        embedding=rng.normal(size=(2, 3)),
+        kernel=rng.normal(size=(3, 3 * units)),
+        recurrent_kernel=rng.normal(size=(units, 3 * units)),
+        bias=rng.normal(size=3 * units),
+        dense_kernel=rng.normal(size=units),
+        dense_bias=0.1,
+        activation="sigmoid",
+        recurrent_activation="tanh",
+        output_activation="keras2_hard_sigmoid",
+        variant="report",
+    )
 
 
 def test_plot_genre_attributions():
@@ -389,8 +432,15 @@ def test_plot_attribution_by_order():
     for order, genres in (("report order", REPORT_GENRES), ("reversed", REPORT_GENRES[::-1])):
         for user in (1, 2):
             for pos, genre in enumerate(genres):
-                rows.append({"user_id": user, "order": order, "genre": genre,
-                             "position": pos + 1, "mean_abs_effect": 0.01 * (pos + 1) * user})
+                rows.append(
+                    {
+                        "user_id": user,
+                        "order": order,
+                        "genre": genre,
+                        "position": pos + 1,
+                        "mean_abs_effect": 0.01 * (pos + 1) * user,
+                    }
+                )
     table = pd.DataFrame(rows)
     fig = plots.plot_attribution_by_order(table, title="orders")
     by_position, by_genre = fig.axes
@@ -409,10 +459,16 @@ def test_plot_cold_start():
     rows = []
     for user in (1, 2, 3):
         for k in (5, 10, 20):
-            for model, acc in (("modified LSTM", 0.6), ("popularity", 0.65),
-                               ("fallback (N=10)", 0.62)):
-                rows.append({"user_id": user, "k": k, "model": model, "accuracy": acc + 0.01 * user,
-                             "roc_auc": 0.5 + 0.01 * k})
+            for model, acc in (("modified LSTM", 0.6), ("popularity", 0.65), ("fallback (N=10)", 0.62)):
+                rows.append(
+                    {
+                        "user_id": user,
+                        "k": k,
+                        "model": model,
+                        "accuracy": acc + 0.01 * user,
+                        "roc_auc": 0.5 + 0.01 * k,
+                    }
+                )
     fig = plots.plot_cold_start(pd.DataFrame(rows), title="cold start")
     acc, auc = fig.axes
     assert acc.get_ylabel() == "held-out accuracy (0-1)"

@@ -66,8 +66,15 @@ def test_held_out_metrics_and_logistic():
 @pytest.fixture(scope="module")
 def small_run(synthetic_ml1m: MovieLens) -> population.PopulationRun:
     users = population.sample_users(synthetic_ml1m, 6, seed=1)
-    return population.run_population(synthetic_ml1m, users, models=population.MODELS,
-                                     seeds=(0, 1), epochs=2, keep_results=True, progress=False)
+    return population.run_population(
+        synthetic_ml1m,
+        users,
+        models=population.MODELS,
+        seeds=(0, 1),
+        epochs=2,
+        keep_results=True,
+        progress=False,
+    )
 
 
 def test_run_population_table(small_run: population.PopulationRun):
@@ -85,11 +92,13 @@ def test_run_population_table(small_run: population.PopulationRun):
     assert set(small_run.results) == {(m, s) for m in population.RECURRENT_MODELS for s in (0, 1)}
 
 
-def test_run_population_does_not_depend_on_the_other_users(synthetic_ml1m: MovieLens,
-                                                            small_run: population.PopulationRun):
+def test_run_population_does_not_depend_on_the_other_users(
+    synthetic_ml1m: MovieLens, small_run: population.PopulationRun
+):
     users = np.sort(small_run.table["user_id"].unique())
-    alone = population.run_population(synthetic_ml1m, users[::-1][:2], models=("modified",),
-                                      seeds=(1,), epochs=2, progress=False)
+    alone = population.run_population(
+        synthetic_ml1m, users[::-1][:2], models=("modified",), seeds=(1,), epochs=2, progress=False
+    )
     together = small_run.table.query("model == 'modified' and seed == 1").set_index("user_id")
     for _, row in alone.table.iterrows():
         ref = together.loc[row["user_id"]]
@@ -104,16 +113,16 @@ def test_run_population_rejects_unknown_models(synthetic_ml1m: MovieLens):
         population.run_population(synthetic_ml1m, [1], seeds=())
 
 
-def test_genre_scores_tie_movies_with_the_same_flags(synthetic_ml1m: MovieLens,
-                                                     small_run: population.PopulationRun):
+def test_genre_scores_tie_movies_with_the_same_flags(
+    synthetic_ml1m: MovieLens, small_run: population.PopulationRun
+):
     result = small_run.results[("modified", 0)]
     scores = population.GenreScores(result, synthetic_ml1m)
     flags = genre_matrix(synthetic_ml1m.movies).astype(np.uint8)
     movies = flags.index.to_numpy()
     uid = int(result.user_ids[0])
     s = scores(uid, movies)
-    direct = result.predict_proba([flags.to_numpy()] + [flags.to_numpy()[:0]] *
-                                  (len(result.user_ids) - 1))[0]
+    direct = result.predict_proba([flags.to_numpy()] + [flags.to_numpy()[:0]] * (len(result.user_ids) - 1))[0]
     np.testing.assert_allclose(s, direct, rtol=0, atol=1e-6)
     key = flags.astype(str).agg("".join, axis=1)
     for _, group in pd.Series(s, index=key.to_numpy()).groupby(level=0):
@@ -127,10 +136,26 @@ def _table(diffs: list[float], a: str = "x", b: str = "y", seeds: int = 2) -> pd
     rows = []
     for u, d in enumerate(diffs):
         for s in range(seeds):
-            rows.append({"user_id": u, "seed": s, "model": a, "accuracy": 0.5 + d,
-                         "n_ratings": 10 * (u + 1), "train_like_rate": u / len(diffs)})
-            rows.append({"user_id": u, "seed": s, "model": b, "accuracy": 0.5,
-                         "n_ratings": 10 * (u + 1), "train_like_rate": u / len(diffs)})
+            rows.append(
+                {
+                    "user_id": u,
+                    "seed": s,
+                    "model": a,
+                    "accuracy": 0.5 + d,
+                    "n_ratings": 10 * (u + 1),
+                    "train_like_rate": u / len(diffs),
+                }
+            )
+            rows.append(
+                {
+                    "user_id": u,
+                    "seed": s,
+                    "model": b,
+                    "accuracy": 0.5,
+                    "n_ratings": 10 * (u + 1),
+                    "train_like_rate": u / len(diffs),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -189,7 +214,9 @@ def test_population_plots(small_run: population.PopulationRun):
     assert fig.axes
     fig = plots.paired_differences({"a - b": np.array([0.1, -0.1, np.nan])}, xlabel="d")
     assert fig.axes[0].get_legend() is not None
-    summary = pd.DataFrame({"precision": [0.2, 0.1], "precision_min": [0.1, 0.1],
-                            "precision_max": [0.3, 0.1]}, index=["genre", "mf"])
+    summary = pd.DataFrame(
+        {"precision": [0.2, 0.1], "precision_min": [0.1, 0.1], "precision_max": [0.3, 0.1]},
+        index=["genre", "mf"],
+    )
     fig = plots.ranking_bars(summary)
     assert len(fig.axes[0].patches) == 2

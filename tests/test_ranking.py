@@ -63,8 +63,10 @@ def test_untied_scores_all_tie_modes_agree():
     rng = np.random.default_rng(1)
     scores = rng.permutation(50).astype(float)
     relevant = rng.random(50) < 0.2
-    modes = [ranking_metrics(scores, relevant, k=10, ties=t)
-             for t in ("expected", "optimistic", "pessimistic", "first")]
+    modes = [
+        ranking_metrics(scores, relevant, k=10, ties=t)
+        for t in ("expected", "optimistic", "pessimistic", "first")
+    ]
     for m in METRICS:
         assert {round(d[m], 12) for d in modes} == {round(modes[0][m], 12)}
 
@@ -181,14 +183,20 @@ def test_split_matches_user_dataset_random_split(synthetic_ml1m, split):
 
 def test_split_does_not_depend_on_file_order_or_other_users(synthetic_ml1m, split):
     shuffled = synthetic_ml1m.ratings.sample(frac=1.0, random_state=7).reset_index(drop=True)
-    other = ranking_split(MovieLens(synthetic_ml1m.name, synthetic_ml1m.path, shuffled,
-                                    synthetic_ml1m.movies, synthetic_ml1m.users), seed=3)
+    other = ranking_split(
+        MovieLens(
+            synthetic_ml1m.name, synthetic_ml1m.path, shuffled, synthetic_ml1m.movies, synthetic_ml1m.users
+        ),
+        seed=3,
+    )
     subset = ranking_split(synthetic_ml1m, seed=3, user_ids=split.user_ids[5:9])
     for u in split.user_ids[5:9]:
         np.testing.assert_array_equal(split.heldout_movies(u), other.heldout_movies(u))
         np.testing.assert_array_equal(split.heldout_movies(u), subset.heldout_movies(u))
-    assert not np.array_equal(split.heldout_movies(split.user_ids[0]),
-                              ranking_split(synthetic_ml1m, seed=4).heldout_movies(split.user_ids[0]))
+    assert not np.array_equal(
+        split.heldout_movies(split.user_ids[0]),
+        ranking_split(synthetic_ml1m, seed=4).heldout_movies(split.user_ids[0]),
+    )
 
 
 def test_split_candidates_relevant_and_frames(synthetic_ml1m, split):
@@ -245,6 +253,7 @@ def test_every_score_input_gives_the_same_result(split):
 
     arrays = {int(u): fn(int(u), split.candidates(u)) for u in split.user_ids}
     series = {int(u): frame.loc[u] for u in split.user_ids}
+
     class Batched:  # any object with score_batch, not a Recommender
         def score_batch(self, users, movies):
             return np.stack([fn(int(u), movies) for u in users])
@@ -321,8 +330,9 @@ def test_fit_once_ranker_contract(split):
     pop = make_ranker("popularity").fit_split(split)
     with pytest.raises(ValueError, match="pass user_id"):
         pop.score(split.movie_ids)
-    np.testing.assert_array_equal(pop(split.user_ids[0], split.movie_ids[:5]),
-                                  pop.score(split.movie_ids[:5], split.user_ids[0]))
+    np.testing.assert_array_equal(
+        pop(split.user_ids[0], split.movie_ids[:5]), pop.score(split.movie_ids[:5], split.user_ids[0])
+    )
     u = int(split.user_ids[0])
     top = pop.recommend(5, user_id=u)
     assert top["rank"].tolist() == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing

@@ -239,7 +239,9 @@ def _report_rbm_matrix(d: Path, n_users: int) -> np.ndarray:
     """First ``n_users`` users (by id) x every movie of movies.dat in file order, rating / 5."""
     import pandas as pd
 
-    movie_ids = [int(line.split("::", 1)[0]) for line in (d / "movies.dat").read_text("latin-1").splitlines() if line]
+    movie_ids = [
+        int(line.split("::", 1)[0]) for line in (d / "movies.dat").read_text("latin-1").splitlines() if line
+    ]
     col = {m: i for i, m in enumerate(movie_ids)}
     r = pd.read_csv(d / "ratings.dat", sep=":", header=None, usecols=[0, 2, 4], names=["u", "m", "r"])
     users = np.sort(r["u"].unique())[:n_users]

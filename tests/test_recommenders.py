@@ -126,8 +126,9 @@ def test_popularity_formula_is_written_once():
     movies, liked = np.array([1, 1, 1, 2]), np.array([1, 1, 0, 0])
     share = Popularity().fit(movies, liked)  # overall like share p = 0.5, m = 10
     np.testing.assert_allclose(share.score([1, 2, 3]), [7 / 13, 5 / 11, 0.5])
-    np.testing.assert_allclose(Popularity("like_share").fit(movies, liked, universe=[1, 2, 3])
-                               .score([3]), [0.5])
+    np.testing.assert_allclose(
+        Popularity("like_share").fit(movies, liked, universe=[1, 2, 3]).score([3]), [0.5]
+    )
     np.testing.assert_array_equal(Popularity("likes").fit(movies, liked).score([1, 2, 3]), [2, 0, 0])
     np.testing.assert_array_equal(Popularity("ratings").fit(movies, liked).score([2, 1]), [1, 3])
     with pytest.raises(ValueError, match="kind"):

@@ -52,9 +52,13 @@ def test_old_name_lists_come_from_the_registry():
     assert population.MODELS == ("modified", "nfg", "lstm", "gru", "logistic", "majority")
     assert population.RECURRENT_MODELS == R.CELL_NAMES == ("modified", "nfg", "lstm", "gru")
     assert population.MODEL_LABELS == {
-        "modified": "modified LSTM (f=0, report)", "nfg": "no forget gate (f=1)",
-        "lstm": "standard LSTM", "gru": "GRU", "logistic": "logistic regression",
-        "majority": "majority class"}
+        "modified": "modified LSTM (f=0, report)",
+        "nfg": "no forget gate (f=1)",
+        "lstm": "standard LSTM",
+        "gru": "GRU",
+        "logistic": "logistic regression",
+        "majority": "majority class",
+    }
 
 
 def test_batched_cells_are_the_registry_cells():
@@ -85,9 +89,11 @@ def test_factories_accept_aliases_and_refuse_other_protocols():
 
 def test_models_do_not_import_the_recommenders():
     """No import cycle: the estimators of recsys_utils.models know nothing of the adapters."""
-    code = ("import sys, recsys_utils.models.mf, recsys_utils.models.popularity, "
-            "recsys_utils.models.logistic; "
-            "print(any(m.startswith(('recsys_utils.recommenders', 'recsys_utils.evaluation')) "
-            "for m in sys.modules))")
+    code = (
+        "import sys, recsys_utils.models.mf, recsys_utils.models.popularity, "
+        "recsys_utils.models.logistic; "
+        "print(any(m.startswith(('recsys_utils.recommenders', 'recsys_utils.evaluation')) "
+        "for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -123,8 +123,7 @@ def test_seed_fixes_the_initial_weights() -> None:
 def test_fits_with_the_same_seed_are_identical() -> None:
     """Same seed: same initial weights, same shuffles, same dropout masks, same numbers."""
     X, y = toy_rows(40, seed=1)
-    runs = [SequenceClassifier("modified-lstm", seed=0).fit(X, y, epochs=2, batch_size=10)
-            for _ in range(2)]
+    runs = [SequenceClassifier("modified-lstm", seed=0).fit(X, y, epochs=2, batch_size=10) for _ in range(2)]
     assert runs[0].history == runs[1].history
     np.testing.assert_array_equal(runs[0].predict_proba(X), runs[1].predict_proba(X))
     # Training changed the weights (so the equality above is about the fit, not the init).
@@ -151,7 +150,8 @@ def test_modified_model_learns_a_simple_rule() -> None:
     X_train, y_train, X_test, y_test = X[:120], y[:120], X[120:], y[120:]
     majority = max(y_test.mean(), 1.0 - y_test.mean())
     clf = SequenceClassifier("modified-lstm", seed=0).fit(
-        X_train, y_train, epochs=3, batch_size=8, validation_data=(X_test, y_test))
+        X_train, y_train, epochs=3, batch_size=8, validation_data=(X_test, y_test)
+    )
     accuracy = clf.evaluate_accuracy(X_test, y_test)
     assert accuracy >= majority + 0.15
     # evaluate_accuracy is Keras' binary accuracy (like iff p > 0.5), as the last epoch logged.
@@ -174,10 +174,12 @@ def test_compiled_epoch_is_keras_fit_step_for_step(kind: str) -> None:
     a = SequenceClassifier(kind, seed=3)
     b = SequenceClassifier(kind, seed=3)
     b.model.set_weights(a.model.get_weights())
-    hist = a.model.fit(X.astype("float32"), y.astype("float32"), epochs=1, batch_size=5,
-                       shuffle=False, verbose=0)
-    loss, acc = _compiled_epoch(b.model)(X.astype("float32"), y.astype("float32"),
-                                         np.arange(23, dtype=np.int32), np.int32(5))
+    hist = a.model.fit(
+        X.astype("float32"), y.astype("float32"), epochs=1, batch_size=5, shuffle=False, verbose=0
+    )
+    loss, acc = _compiled_epoch(b.model)(
+        X.astype("float32"), y.astype("float32"), np.arange(23, dtype=np.int32), np.int32(5)
+    )
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
     assert float(loss) == pytest.approx(hist.history["loss"][0], rel=1e-5)

@@ -66,8 +66,9 @@ def test_normal_wilcoxon_with_ties_and_zeros_matches_scipy_and_agrees(seed):
 def test_sign_flip_test_matches_scipy_permutation_test():
     d = np.array([0.3, -0.1, 0.25, 0.4, -0.05, 0.2, 0.15, 0.35])
     p, method = S.sign_flip_test(d)
-    ref = stats.permutation_test((d,), np.mean, permutation_type="samples",
-                                 n_resamples=np.inf, alternative="two-sided")
+    ref = stats.permutation_test(
+        (d,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
+    )
     assert method == "exact" and p == pytest.approx(ref.pvalue)
     big = np.random.default_rng(0).normal(0.0, 1.0, 40)
     p_mc, method = S.sign_flip_test(big, n_perm=4000, seed=1)
@@ -75,10 +76,12 @@ def test_sign_flip_test_matches_scipy_permutation_test():
 
 
 def test_mean_difference_bootstrap_is_todays_interval():
-    diffs = [0.1, 0.2, -0.05, 0.0, 0.3, 0.15, 0.05, -0.1, 0.2, 0.1, 0.0, 0.25, 0.3, -0.2, 0.1,
-             0.05, 0.15]
-    rows = [{"user_id": u, "seed": 0, "model": m, "accuracy": 0.5 + (d if m == "x" else 0)}
-            for u, d in enumerate(diffs) for m in ("x", "y")]
+    diffs = [0.1, 0.2, -0.05, 0.0, 0.3, 0.15, 0.05, -0.1, 0.2, 0.1, 0.0, 0.25, 0.3, -0.2, 0.1, 0.05, 0.15]
+    rows = [
+        {"user_id": u, "seed": 0, "model": m, "accuracy": 0.5 + (d if m == "x" else 0)}
+        for u, d in enumerate(diffs)
+        for m in ("x", "y")
+    ]
     table = pd.DataFrame(rows)
     today = paired.paired_comparison(table, "x", "y", n_boot=2000, seed=5)
     d = S.paired_differences(table, "x", "y", "accuracy")
@@ -89,9 +92,14 @@ def test_mean_difference_bootstrap_is_todays_interval():
 
 
 def test_paired_differences_average_seeds_and_drop_nan_users():
-    table = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3] * 2, "seed": [0, 1] * 6,
-                          "model": ["a"] * 6 + ["b"] * 6,
-                          "auc": [0.6, 0.8, math.nan, math.nan, 0.5, 0.5] + [0.5] * 6})
+    table = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3, 3] * 2,
+            "seed": [0, 1] * 6,
+            "model": ["a"] * 6 + ["b"] * 6,
+            "auc": [0.6, 0.8, math.nan, math.nan, 0.5, 0.5] + [0.5] * 6,
+        }
+    )
     d = S.paired_differences(table, "a", "b", "auc")
     assert d.index.tolist() == [1, 3] and d.loc[1] == pytest.approx(0.2) and d.loc[3] == 0.0
 
@@ -145,8 +153,9 @@ def test_subgroup_interaction_against_full_enumeration():
     assert res.p_value == pytest.approx(exact, abs=0.01)
     assert res.groups == ["a", "b"] and res.n == [4, 4]
     assert res.kruskal_p_value == pytest.approx(stats.kruskal(d[:4], d[4:]).pvalue)
-    same = S.subgroup_interaction(np.random.default_rng(0).normal(size=90),
-                                  np.repeat(["x", "y", "z"], 30), n_perm=2000)
+    same = S.subgroup_interaction(
+        np.random.default_rng(0).normal(size=90), np.repeat(["x", "y", "z"], 30), n_perm=2000
+    )
     assert same.p_value > 0.05 and len(same.mean) == 3
 
 
@@ -170,10 +179,15 @@ def _run_table(n_users: int = 30, seed: int = 0) -> pd.DataFrame:
         base = rng.uniform(0.5, 0.8)
         for s in range(3):
             for model, shift in (("modified", 0.02), ("lstm", 0.0), ("majority", -0.05)):
-                rows.append({"user_id": u, "seed": s, "model": model,
-                             "accuracy": base + shift + rng.normal(0, 0.01),
-                             "roc_auc": math.nan if (u == 0 and model == "lstm")
-                             else base + rng.normal(0, 0.02)})
+                rows.append(
+                    {
+                        "user_id": u,
+                        "seed": s,
+                        "model": model,
+                        "accuracy": base + shift + rng.normal(0, 0.01),
+                        "roc_auc": math.nan if (u == 0 and model == "lstm") else base + rng.normal(0, 0.02),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -183,22 +197,19 @@ def test_plan_table_primary_endpoint_and_holm_family():
     table = _run_table()
     plan = StatisticalPlan(("modified", "lstm", "accuracy"), margins={"roc_auc": 0.05})
     assert "Primary endpoint: modified - lstm" in plan.describe()
-    out = plan_table(table, [("modified", "lstm"), ("modified", "majority")],
-                     ["accuracy", "roc_auc"], plan)
+    out = plan_table(table, [("modified", "lstm"), ("modified", "majority")], ["accuracy", "roc_auc"], plan)
     assert out["role"].tolist() == ["primary", "exploratory", "exploratory", "exploratory"]
     np.testing.assert_allclose(out["p_holm"].iloc[1:], S.holm(out["p_value"].iloc[1:]))
     assert out["p_holm"].iloc[0] == out["p_value"].iloc[0]
     first = out.iloc[0]
     d = S.paired_differences(table, "modified", "lstm", "accuracy")
     ref = S.wilcoxon_hl(d)
-    assert (first["estimate"], first["ci_low"], first["p_value"]) == (ref.hl_shift, ref.ci_low,
-                                                                      ref.p_value)
+    assert (first["estimate"], first["ci_low"], first["p_value"]) == (ref.hl_shift, ref.ci_low, ref.p_value)
     assert first["ci_low"] > 0 and first["p_value"] < 0.05 and math.isnan(first["margin"])
     auc = out.iloc[1]
     assert auc["n_dropped"] == 1 and auc["n_users"] == 29
     assert auc["equivalent"] and auc["equivalence_p"] < 0.05
-    mean_plan = StatisticalPlan(("modified", "lstm", "accuracy"), estimand="mean",
-                                n_resamples=500)
+    mean_plan = StatisticalPlan(("modified", "lstm", "accuracy"), estimand="mean", n_resamples=500)
     row = compare(table, "modified", "lstm", "accuracy", mean_plan)
     assert row["estimate"] == pytest.approx(d.mean()) and row["ci_low"] < d.mean() < row["ci_high"]
     with pytest.raises(ValueError, match="margins"):

@@ -25,13 +25,11 @@ def _bytes(folder: Path, names: tuple[str, ...]) -> dict[str, bytes]:
     return {n: (folder / n).read_bytes() for n in names}
 
 
-@pytest.mark.parametrize(("variant", "names"), [("ml-1m", ML1M_FILES),
-                                                ("ml-100k", ML100K_FILES)])
+@pytest.mark.parametrize(("variant", "names"), [("ml-1m", ML1M_FILES), ("ml-100k", ML100K_FILES)])
 def test_deterministic_per_seed(tmp_path: Path, variant: str, names: tuple[str, ...]) -> None:
     a = write_synthetic_movielens(tmp_path / "a", variant=variant, n_users=20, n_movies=80)
     b = write_synthetic_movielens(tmp_path / "b", variant=variant, n_users=20, n_movies=80)
-    c = write_synthetic_movielens(tmp_path / "c", variant=variant, n_users=20, n_movies=80,
-                                  seed=1)
+    c = write_synthetic_movielens(tmp_path / "c", variant=variant, n_users=20, n_movies=80, seed=1)
     assert a == tmp_path / "a" / variant
     assert _bytes(a, names) == _bytes(b, names)
     differ = [n for n in names if (a / n).read_bytes() != (c / n).read_bytes()]
@@ -75,8 +73,8 @@ def test_rating_distribution_close_to_ml1m(synthetic_ml1m: MovieLens) -> None:
 def test_ml1m_shape_of_the_files(synthetic_ml1m: MovieLens, synthetic_dir: Path) -> None:
     ml = synthetic_ml1m
     ids = ml.movies["movie_id"].to_numpy()
-    assert (np.diff(ids) > 0).all()                   # movies.dat in id order
-    assert ids[-1] > len(ids)                         # ids with gaps, like ML-1M
+    assert (np.diff(ids) > 0).all()  # movies.dat in id order
+    assert ids[-1] > len(ids)  # ids with gaps, like ML-1M
     rated = set(ml.ratings["movie_id"])
     assert 0 < len(set(ids) - rated) < 0.2 * len(ids)  # some movies never rated
     assert ml.ratings["user_id"].is_monotonic_increasing  # grouped by user
@@ -90,7 +88,7 @@ def test_ml1m_shape_of_the_files(synthetic_ml1m: MovieLens, synthetic_dir: Path)
     assert ml.users["occupation"].between(0, 20).all()
     assert set(ml.users["gender"]) == {"M", "F"}
     raw = (synthetic_dir / "ml-1m" / "movies.dat").read_bytes()
-    assert any(b >= 0x80 for b in raw)                # latin-1 titles, as in ML-1M
+    assert any(b >= 0x80 for b in raw)  # latin-1 titles, as in ML-1M
     assert any(not t.isascii() for t in ml.movies["title"])
     assert ml.movies["title"].str.fullmatch(r".+ \(\d{4}\)").all()
 
@@ -125,18 +123,22 @@ def test_genres_carry_signal(synthetic_ml1m: MovieLens) -> None:
     rng = np.random.default_rng(0)
     shuffled = ml.ratings.copy()
     shuffled["rating"] = shuffled.groupby("user_id")["rating"].transform(
-        lambda s: rng.permutation(s.to_numpy()))
+        lambda s: rng.permutation(s.to_numpy())
+    )
     real, control = _genre_spread(ml.ratings, ml.movies), _genre_spread(shuffled, ml.movies)
     assert len(real) >= 50
     assert np.median(real) > np.median(control) + 0.15
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"variant": "ml-99m"}, "variant"),
-    ({"n_users": 0}, "n_users"),
-    ({"n_movies": 30, "min_ratings": 29}, "min_ratings"),
-    ({"min_ratings": 0}, "min_ratings"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"variant": "ml-99m"}, "variant"),
+        ({"n_users": 0}, "n_users"),
+        ({"n_movies": 30, "min_ratings": 29}, "min_ratings"),
+        ({"min_ratings": 0}, "min_ratings"),
+    ],
+)
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         write_synthetic_movielens(tmp_path, **kwargs)
@@ -150,18 +152,15 @@ def test_later_release_twins_in_their_exact_formats(tmp_path: Path, variant: str
     folder = write_synthetic_movielens(tmp_path, variant=variant, n_users=25, n_movies=90)
     ml = load_movielens(variant, data_dir=tmp_path, download=False)
     csv = variant != "ml-10m"
-    ratings_file, movies_file = ("ratings.csv", "movies.csv") if csv else ("ratings.dat",
-                                                                          "movies.dat")
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["README", ratings_file,
-                                                               movies_file])
+    ratings_file, movies_file = ("ratings.csv", "movies.csv") if csv else ("ratings.dat", "movies.dat")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["README", ratings_file, movies_file])
     ratings_lines = (folder / ratings_file).read_text(encoding="utf-8").splitlines()
     movies_text = (folder / movies_file).read_bytes().decode("utf-8")  # UTF-8, not latin-1
     if csv:
         assert ratings_lines[0] == "userId,movieId,rating,timestamp"
         assert movies_text.startswith("movieId,title,genres\n")
         assert all(len(line.split(",")) == 4 for line in ratings_lines)
-        assert all(line.split(",")[2] in {f"{k / 2:.1f}" for k in range(1, 11)}
-                   for line in ratings_lines[1:])
+        assert all(line.split(",")[2] in {f"{k / 2:.1f}" for k in range(1, 11)} for line in ratings_lines[1:])
         assert '"' in movies_text  # titles with commas or quotes are quoted
     else:
         assert all(len(line.split("::")) == 4 for line in ratings_lines)
@@ -180,8 +179,7 @@ def test_later_release_twins_in_their_exact_formats(tmp_path: Path, variant: str
 
 def test_ml10m_archive_holds_ml_10M100K(tmp_path: Path) -> None:
     """The official ML-10M archive's folder is ml-10M100K/; the cache folder is ml-10m/."""
-    info = write_synthetic_archive(tmp_path / "ml-10m.zip", variant="ml-10m", n_users=10,
-                                   n_movies=40)
+    info = write_synthetic_archive(tmp_path / "ml-10m.zip", variant="ml-10m", n_users=10, n_movies=40)
     with zipfile.ZipFile(tmp_path / "ml-10m.zip") as zf:
         assert {n.split("/")[0] for n in zf.namelist()} == {"ml-10M100K"}
     body = (tmp_path / "ml-10m.zip").read_bytes()
@@ -189,8 +187,13 @@ def test_ml10m_archive_holds_ml_10M100K(tmp_path: Path) -> None:
     class Response(io.BytesIO):
         headers = {"Content-Length": str(len(body))}
 
-    folder = download_dataset("ml-10m", url="https://x.invalid/ml-10m.zip",
-                              cache=tmp_path / "cache", expected=info, progress=False,
-                              opener=lambda request, timeout: Response(body))
+    folder = download_dataset(
+        "ml-10m",
+        url="https://x.invalid/ml-10m.zip",
+        cache=tmp_path / "cache",
+        expected=info,
+        progress=False,
+        opener=lambda request, timeout: Response(body),
+    )
     assert folder == tmp_path / "cache" / "ml-10m"
     assert len(load_movielens("ml-10m", data_dir=folder, download=False).users) == 10

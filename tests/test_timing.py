@@ -17,10 +17,13 @@ def test_synthetic_rows_shapes_and_flags():
 
 @pytest.mark.slow
 def test_keras_epoch_times_interleaves_and_takes_ratios_within_rounds():
-    frame = timing.keras_epoch_times(("logistic", "modified-lstm"), n_rows=20, epochs=2,
-                                     rounds=2)
+    frame = timing.keras_epoch_times(("logistic", "modified-lstm"), n_rows=20, epochs=2, rounds=2)
     assert frame[["round", "model"]].values.tolist() == [
-        [0, "logistic"], [0, "modified-lstm"], [1, "modified-lstm"], [1, "logistic"]]
+        [0, "logistic"],
+        [0, "modified-lstm"],
+        [1, "modified-lstm"],
+        [1, "logistic"],
+    ]
     assert (frame["epoch_s"] > 0).all()
     mod = frame[frame["model"] == "modified-lstm"]
     np.testing.assert_allclose(mod["ratio_to_modified"], 1.0)
@@ -38,8 +41,7 @@ def test_keras_epoch_times_rejects_bad_arguments():
 
 
 def test_batched_epoch_times():
-    frame = timing.batched_epoch_times(("modified", "gru"), n_users=3, n_rows=12, epochs=1,
-                                       rounds=1)
+    frame = timing.batched_epoch_times(("modified", "gru"), n_users=3, n_rows=12, epochs=1, rounds=1)
     assert frame["model"].tolist() == ["modified", "gru"]
     assert (frame["user_epoch_s"] > 0).all()
     assert frame.loc[frame["model"] == "modified", "ratio_to_modified"].item() == 1.0
@@ -51,10 +53,13 @@ def test_batched_step_times_compares_the_reports_networks():
     from recsys_utils.timing import synthetic_rows
 
     X, y = synthetic_rows(12, seed=2)
-    frame = timing.batched_step_times(X_list=[X, X[:7]], y_list=[y, y[:7]], epochs=1,
-                                      rounds=2)
+    frame = timing.batched_step_times(X_list=[X, X[:7]], y_list=[y, y[:7]], epochs=1, rounds=2)
     assert frame[["round", "model"]].values.tolist() == [
-        [0, "modified-lstm"], [0, "lstm"], [1, "lstm"], [1, "modified-lstm"]]
+        [0, "modified-lstm"],
+        [0, "lstm"],
+        [1, "lstm"],
+        [1, "modified-lstm"],
+    ]
     mod = frame[frame["model"] == "modified-lstm"]
     np.testing.assert_allclose(mod["ratio_to_modified"], 1.0)
     with pytest.raises(ValueError, match="unknown networks"):

@@ -84,42 +84,42 @@ What makes it fast
 
 Layout of the package
 ---------------------
-- :mod:`~recsys_utils.batched.layout`: cells, activations, the weight layout
+- ``layout``: cells, activations, the weight layout
   (:class:`ParamLayout`), Keras-like initial weights (:func:`init_weights`);
-- :mod:`~recsys_utils.batched.config`: :class:`Network`, :class:`Training`, the report's two
+- ``config``: :class:`Network`, :class:`Training`, the report's two
   networks;
-- :mod:`~recsys_utils.batched.kernel_types`: the typed records the kernels pass around;
-- kernels (Numba): :mod:`~recsys_utils.batched.jit` (compile settings, ``RECSYS_FASTMATH``,
-  tanh, random bits), :mod:`~recsys_utils.batched.linalg` (small unrolled products),
-  :mod:`~recsys_utils.batched.weights` (views of a flat weight vector),
-  :mod:`~recsys_utils.batched.inputs` (dropout masks, input projection),
-  :mod:`~recsys_utils.batched.recurrent` (the cells forward and backward),
-  :mod:`~recsys_utils.batched.batch` (one batch's loss and gradient),
-  :mod:`~recsys_utils.batched.loop` (one user's training loop, prediction);
-- :mod:`~recsys_utils.batched.driver`: :func:`train_users`, :func:`predict_users`;
-  :mod:`~recsys_utils.batched.result`: :class:`BatchedResult`.
+- ``kernel_types``: the typed records the kernels pass around;
+- kernels (Numba): ``jit`` (compile settings, ``RECSYS_FASTMATH``,
+  tanh, random bits), ``linalg`` (small unrolled products),
+  ``weights`` (views of a flat weight vector),
+  ``inputs`` (dropout masks, input projection),
+  ``recurrent`` (the cells forward and backward),
+  ``batch`` (one batch's loss and gradient),
+  ``loop`` (one user's training loop, prediction);
+- ``driver``: :func:`train_users`, :func:`predict_users`;
+  ``result``: :class:`BatchedResult`.
 
 Compiled with fastmath by default; ``RECSYS_FASTMATH=0`` (read at import) compiles strict IEEE
-arithmetic (see :mod:`recsys_utils.batched.jit`).
+arithmetic (see ``recsys_utils.batched.jit``).
 """
 
 from recsys_utils.batched.config import (
-                                         REPORT_LSTM,
-                                         REPORT_MODIFIED,
-                                         REPORT_NETWORKS,
-                                         REPORT_TRAINING,
-                                         Network,
-                                         Training,
+    REPORT_LSTM,
+    REPORT_MODIFIED,
+    REPORT_NETWORKS,
+    REPORT_TRAINING,
+    Network,
+    Training,
 )
 from recsys_utils.batched.driver import loss_and_gradient, predict_users, train_users
 from recsys_utils.batched.jit import FASTMATH, FASTMATH_ENV, warm_cache
 from recsys_utils.batched.layout import (
-                                         ACTIVATIONS,
-                                         CELLS,
-                                         OUTPUT_ACTIVATION_NAMES,
-                                         OUTPUT_ACTIVATIONS,
-                                         ParamLayout,
-                                         init_weights,
+    ACTIVATIONS,
+    CELLS,
+    OUTPUT_ACTIVATION_NAMES,
+    OUTPUT_ACTIVATIONS,
+    ParamLayout,
+    init_weights,
 )
 from recsys_utils.batched.result import BatchedResult
 

@@ -83,8 +83,7 @@ def head(net, nbr, hs, batch, w, g, dh):  # pragma: no cover - compiled
 
 
 @kernel
-def _head_hard_sigmoid(nbr, hs, mo, yb, wd, bd, dh, g_wd, g_bd,
-                       out_p):  # pragma: no cover - compiled
+def _head_hard_sigmoid(nbr, hs, mo, yb, wd, bd, dh, g_wd, g_bd, out_p):  # pragma: no cover - compiled
     """:func:`head` for a hard-sigmoid output: the loss of the output clipped to
     ``[1e-7, 1 - 1e-7]``.  (Kept apart from the sigmoid's: with fastmath, merging the two
     changes LLVM's choices and the last bits of the results.)"""
@@ -143,11 +142,13 @@ def _head_sigmoid(nbr, hs, mo, yb, wd, bd, dh, g_wd, g_bd):  # pragma: no cover 
 @inline_kernel
 def forward_buffers(n_steps, bsz, u, k):  # pragma: no cover - compiled
     """Zeroed :class:`~recsys_utils.batched.kernel_types.Forward` buffers for ``bsz`` rows."""
-    return Forward(np.zeros((n_steps, bsz, k), np.float32),
-                   np.zeros((n_steps, bsz, u), np.float32),
-                   np.zeros((n_steps, bsz, u), np.float32),
-                   np.zeros((n_steps + 1, bsz, u), np.float32),
-                   np.zeros((bsz, k), np.float32))
+    return Forward(
+        np.zeros((n_steps, bsz, k), np.float32),
+        np.zeros((n_steps, bsz, u), np.float32),
+        np.zeros((n_steps, bsz, u), np.float32),
+        np.zeros((n_steps + 1, bsz, u), np.float32),
+        np.zeros((bsz, k), np.float32),
+    )
 
 
 @kernel
@@ -159,16 +160,26 @@ def workspace(net, bsz, n_steps):  # pragma: no cover - compiled
     nq = (d + NIBBLE - 1) // NIBBLE
     n_rows = TRAINED_EMBEDDING_ROWS * nq * CODES
     n_words = (u + WORD_BITS - 1) // WORD_BITS
-    batch = BatchRows(np.zeros((bsz, n_steps), np.int64), np.zeros(bsz, np.float32),
-                      np.zeros((bsz, n_steps), np.uint64), np.zeros((bsz, n_words), np.uint64),
-                      np.zeros((bsz, u), np.float32))
-    tables = InputTables(np.zeros((n_rows, k), np.float32), np.zeros((n_rows, k), np.float32),
-                         np.zeros(max(nq, CODES_PER_BIT), np.int64),
-                         np.zeros((TRAINED_EMBEDDING_ROWS, d, k), np.float32))
-    bwd = Backward(np.zeros((n_steps, bsz, k), np.float32),
-                   np.zeros((n_steps, bsz, k), np.float32),
-                   np.zeros((bsz, u), np.float32), np.zeros((bsz, u), np.float32),
-                   np.zeros((N_SQUASH_PARAMS, max(n_steps - 1, 1) * bsz), np.float32))
+    batch = BatchRows(
+        np.zeros((bsz, n_steps), np.int64),
+        np.zeros(bsz, np.float32),
+        np.zeros((bsz, n_steps), np.uint64),
+        np.zeros((bsz, n_words), np.uint64),
+        np.zeros((bsz, u), np.float32),
+    )
+    tables = InputTables(
+        np.zeros((n_rows, k), np.float32),
+        np.zeros((n_rows, k), np.float32),
+        np.zeros(max(nq, CODES_PER_BIT), np.int64),
+        np.zeros((TRAINED_EMBEDDING_ROWS, d, k), np.float32),
+    )
+    bwd = Backward(
+        np.zeros((n_steps, bsz, k), np.float32),
+        np.zeros((n_steps, bsz, k), np.float32),
+        np.zeros((bsz, u), np.float32),
+        np.zeros((bsz, u), np.float32),
+        np.zeros((N_SQUASH_PARAMS, max(n_steps - 1, 1) * bsz), np.float32),
+    )
     return Workspace(batch, tables, forward_buffers(n_steps, bsz, u, k), bwd, gate_params(net))
 
 

@@ -1,7 +1,7 @@
 """What to train (:class:`Network`) and how (:class:`Training`), and the report's two networks.
 
 These are the Python-side settings of :func:`recsys_utils.batched.train_users`; they are
-checked here and turned into the kernels' records (:mod:`recsys_utils.batched.kernel_types`).
+checked here and turned into the kernels' records (``recsys_utils.batched.kernel_types``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Network:
 
     ``units=None`` means ``n_attributes`` (18, the report's modified recommender);
     ``dropout=0`` means no Dropout layers.  ``output_activation`` is a name of
-    :data:`~recsys_utils.batched.layout.OUTPUT_ACTIVATION_NAMES`.
+    ``OUTPUT_ACTIVATION_NAMES``.
     """
 
     cell: str = "modified"
@@ -53,15 +53,19 @@ class Network:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0 < self.embedding_dim <= MAX_EMBEDDING_DIM:
-            raise ValueError(f"embedding_dim must be in 1..{MAX_EMBEDDING_DIM} (an input "
-                             f"dropout mask is one 64-bit word), got {self.embedding_dim!r}")
+            raise ValueError(
+                f"embedding_dim must be in 1..{MAX_EMBEDDING_DIM} (an input "
+                f"dropout mask is one 64-bit word), got {self.embedding_dim!r}"
+            )
         if self.units is not None and self.units < 1:
             raise ValueError(f"units must be >= 1, got {self.units!r}")
         activation_params(self.activation)
         activation_params(self.recurrent_activation)
         if self.output_activation not in OUTPUT_ACTIVATION_NAMES:
-            raise ValueError(f"output_activation must be one of "
-                             f"{list(OUTPUT_ACTIVATION_NAMES)}, got {self.output_activation!r}")
+            raise ValueError(
+                f"output_activation must be one of "
+                f"{list(OUTPUT_ACTIVATION_NAMES)}, got {self.output_activation!r}"
+            )
 
     def layout(self, n_attributes: int) -> ParamLayout:
         """The weights of this network over ``n_attributes`` steps."""
@@ -69,20 +73,25 @@ class Network:
         return ParamLayout(self.cell, n_attributes, self.embedding_dim, units)
 
     def kernel_net(self, n_attributes: int) -> Net:
-        """The kernels' :class:`~recsys_utils.batched.kernel_types.Net` record."""
+        """The kernels' ``Net`` record."""
         code, out_p = output_params(self.output_activation)
-        return Net(CELL_CODE[self.cell], self.layout(n_attributes).units, self.embedding_dim,
-                   code, activation_params(self.activation),
-                   activation_params(self.recurrent_activation), out_p)
+        return Net(
+            CELL_CODE[self.cell],
+            self.layout(n_attributes).units,
+            self.embedding_dim,
+            code,
+            activation_params(self.activation),
+            activation_params(self.recurrent_activation),
+            out_p,
+        )
 
     def kernel_dropout(self) -> Dropout:
-        """The kernels' :class:`~recsys_utils.batched.kernel_types.Dropout` record: rate 0.5
+        """The kernels' ``Dropout`` record: rate 0.5
         uses one random bit per decision; other rates compare 32 random bits with
         ``rate * 2**32``; 0 draws nothing."""
         limit = 2**_THRESHOLD_BITS
         threshold = np.uint64(min(round(self.dropout * float(limit)), limit - 1))
-        return Dropout(threshold, self.dropout == ONE_BIT_RATE,
-                       np.float32(1.0 / (1.0 - self.dropout)))
+        return Dropout(threshold, self.dropout == ONE_BIT_RATE, np.float32(1.0 / (1.0 - self.dropout)))
 
 
 @dataclass(frozen=True)
@@ -101,15 +110,18 @@ class Training:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("batch_size must be >= 1 and epochs >= 0, got "
-                             f"batch_size={self.batch_size!r}, epochs={self.epochs!r}")
+            raise ValueError(
+                "batch_size must be >= 1 and epochs >= 0, got "
+                f"batch_size={self.batch_size!r}, epochs={self.epochs!r}"
+            )
 
     def kernel_fit(self, network: Network) -> FitConfig:
-        """The kernels' :class:`~recsys_utils.batched.kernel_types.FitConfig` record."""
-        return FitConfig(Schedule(int(self.epochs), int(self.batch_size), bool(self.shuffle)),
-                         network.kernel_dropout(),
-                         Adam(float(self.learning_rate), float(self.beta_1),
-                              float(self.beta_2), np.float32(self.epsilon)))
+        """The kernels' ``FitConfig`` record."""
+        return FitConfig(
+            Schedule(int(self.epochs), int(self.batch_size), bool(self.shuffle)),
+            network.kernel_dropout(),
+            Adam(float(self.learning_rate), float(self.beta_1), float(self.beta_2), np.float32(self.epsilon)),
+        )
 
 
 #: The report's modified-LSTM recommender (4.2.3, Appendix A): 18 units, sigmoid / tanh, two
@@ -119,8 +131,14 @@ REPORT_MODIFIED = Network()
 #: The report's LSTM recommender (4.2.1, Appendix A): Keras' LSTM with 100 units, sigmoid /
 #: sigmoid, no dropout, Dense(1, sigmoid)
 #: (:func:`recsys_utils.models.sequence.build_lstm_recommender`).
-REPORT_LSTM = Network(cell="lstm", units=100, dropout=0.0, activation="sigmoid",
-                      recurrent_activation="sigmoid", output_activation="sigmoid")
+REPORT_LSTM = Network(
+    cell="lstm",
+    units=100,
+    dropout=0.0,
+    activation="sigmoid",
+    recurrent_activation="sigmoid",
+    output_activation="sigmoid",
+)
 #: The report's two recommenders, by their names in :mod:`recsys_utils.models.sequence`.
 REPORT_NETWORKS: dict[str, Network] = {"modified-lstm": REPORT_MODIFIED, "lstm": REPORT_LSTM}
 #: The report's training (Appendix A: ``fit(..., epochs=100, batch_size=10)``, Adam defaults).
@@ -130,18 +148,21 @@ _NETWORK_FIELDS = {f.name for f in fields(Network)}
 _TRAINING_FIELDS = {f.name for f in fields(Training)}
 
 
-def resolve(network: Network | None, training: Training | None,
-            overrides: dict[str, Any]) -> tuple[Network, Training]:
+def resolve(
+    network: Network | None, training: Training | None, overrides: dict[str, Any]
+) -> tuple[Network, Training]:
     """``network`` and ``training`` (defaults: the report's modified recommender and training)
     with the fields named in ``overrides`` replaced; an unknown name is an error."""
     unknown = sorted(set(overrides) - _NETWORK_FIELDS - _TRAINING_FIELDS)
     if unknown:
-        raise TypeError(f"unknown training settings {unknown}; expected fields of Network "
-                        f"{sorted(_NETWORK_FIELDS)} or Training {sorted(_TRAINING_FIELDS)}")
-    net = replace(network or REPORT_MODIFIED,
-                  **{k: v for k, v in overrides.items() if k in _NETWORK_FIELDS})
-    fit = replace(training or REPORT_TRAINING,
-                  **{k: v for k, v in overrides.items() if k in _TRAINING_FIELDS})
+        raise TypeError(
+            f"unknown training settings {unknown}; expected fields of Network "
+            f"{sorted(_NETWORK_FIELDS)} or Training {sorted(_TRAINING_FIELDS)}"
+        )
+    net = replace(network or REPORT_MODIFIED, **{k: v for k, v in overrides.items() if k in _NETWORK_FIELDS})
+    fit = replace(
+        training or REPORT_TRAINING, **{k: v for k, v in overrides.items() if k in _TRAINING_FIELDS}
+    )
     return net, fit
 
 

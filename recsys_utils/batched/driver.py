@@ -30,9 +30,9 @@ def _as_flags(X: np.ndarray, n_attributes: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(X, dtype=np.uint8)
 
 
-def _check_inputs(X_list: Sequence[np.ndarray], y_list: Sequence[np.ndarray],
-                  user_ids: Sequence[int] | None
-                  ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+def _check_inputs(
+    X_list: Sequence[np.ndarray], y_list: Sequence[np.ndarray], user_ids: Sequence[int] | None
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """``(X as uint8, y as float32, ids as int64)``, each list ``(n_users,)`` of
     ``(n_u, n_attributes)`` / ``(n_u,)``; errors name the user and the mismatch."""
     Xs = [_as_flags(X) for X in X_list]
@@ -44,8 +44,7 @@ def _check_inputs(X_list: Sequence[np.ndarray], y_list: Sequence[np.ndarray],
     for i, (X, y) in enumerate(zip(Xs, ys)):
         if len(y) != len(X):
             raise ValueError(f"user #{i}: X has {len(X)} rows but y has {len(y)}")
-    ids = (np.arange(len(Xs), dtype=np.int64) if user_ids is None
-           else np.asarray(user_ids, np.int64))
+    ids = np.arange(len(Xs), dtype=np.int64) if user_ids is None else np.asarray(user_ids, np.int64)
     if len(ids) != len(Xs):
         raise ValueError(f"{len(Xs)} X arrays but {len(ids)} user ids")
     if len(np.unique(ids)) != len(ids):
@@ -70,38 +69,62 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="user")
 
 
-def _initial_state(layout: ParamLayout, ids: np.ndarray, network: Network, training: Training,
-                   initial_weights: dict[str, np.ndarray] | None) -> list[UserState]:
+def _initial_state(
+    layout: ParamLayout,
+    ids: np.ndarray,
+    network: Network,
+    training: Training,
+    initial_weights: dict[str, np.ndarray] | None,
+) -> list[UserState]:
     """Each user's :class:`UserState`: weights (given, or :func:`init_weights`), zero Adam
     moments and steps, and the random stream seeded ``(seed, user_id, 1)``."""
     if initial_weights is None:
-        initial_weights = init_weights(ids, cell=network.cell, seed=training.seed,
-                                       n_attributes=layout.n_attributes,
-                                       embedding_dim=layout.embedding_dim, units=layout.units)
+        initial_weights = init_weights(
+            ids,
+            cell=network.cell,
+            seed=training.seed,
+            n_attributes=layout.n_attributes,
+            embedding_dim=layout.embedding_dim,
+            units=layout.units,
+        )
     for name, shape in layout.shapes.items():
         got = np.shape(initial_weights[name])
         if got != (len(ids),) + shape:
-            raise ValueError(f"initial_weights[{name!r}] has shape {got}, "
-                             f"expected {(len(ids),) + shape}")
+            raise ValueError(f"initial_weights[{name!r}] has shape {got}, expected {(len(ids),) + shape}")
     theta = layout.flatten(initial_weights)
     m, v = np.zeros_like(theta), np.zeros_like(theta)
     steps = np.zeros((len(ids), 1), np.int64)
     loss_hist = np.zeros((len(ids), training.epochs), np.float32)
-    return [UserState(theta[i], m[i], v[i], steps[i], loss_hist[i],
-                      rng_state(training.seed, u)) for i, u in enumerate(ids)]
+    return [
+        UserState(theta[i], m[i], v[i], steps[i], loss_hist[i], rng_state(training.seed, u))
+        for i, u in enumerate(ids)
+    ]
 
 
 def _warm_up(network: Network, training: Training, n_attributes: int) -> float:
     """Compile (or load from Numba's cache) the kernels on a tiny problem; return the seconds."""
     start = time.perf_counter()
-    tiny = Training(epochs=1, batch_size=1, seed=0, learning_rate=training.learning_rate,
-                    beta_1=training.beta_1, beta_2=training.beta_2, epsilon=training.epsilon)
+    tiny = Training(
+        epochs=1,
+        batch_size=1,
+        seed=0,
+        learning_rate=training.learning_rate,
+        beta_1=training.beta_1,
+        beta_2=training.beta_2,
+        epsilon=training.epsilon,
+    )
     layout = network.layout(n_attributes)
-    state = _initial_state(layout, np.zeros(1, np.int64), network, tiny,
-                           {k: np.zeros((1,) + s, np.float32) for k, s in layout.shapes.items()})
+    state = _initial_state(
+        layout,
+        np.zeros(1, np.int64),
+        network,
+        tiny,
+        {k: np.zeros((1,) + s, np.float32) for k, s in layout.shapes.items()},
+    )
     X = np.zeros((2, n_attributes), np.uint8)
-    train_user(X, np.zeros(2, np.float32), state[0], network.kernel_net(n_attributes),
-               tiny.kernel_fit(network))
+    train_user(
+        X, np.zeros(2, np.float32), state[0], network.kernel_net(n_attributes), tiny.kernel_fit(network)
+    )
     return time.perf_counter() - start
 
 
@@ -162,17 +185,17 @@ def train_users(
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - start
-    theta = np.stack([s.theta for s in states]) if states else np.zeros((0, layout.size),
-                                                                        np.float32)
+    theta = np.stack([s.theta for s in states]) if states else np.zeros((0, layout.size), np.float32)
     steps = np.array([s.steps[0] for s in states], np.int64)
-    loss_hist = (np.stack([s.loss_hist for s in states]) if states
-                 else np.zeros((0, fit.epochs), np.float32))
-    return BatchedResult(ids, layout, layout.unflatten(theta), steps, loss_hist, elapsed,
-                         compile_time, config_dict(net, fit))
+    loss_hist = np.stack([s.loss_hist for s in states]) if states else np.zeros((0, fit.epochs), np.float32)
+    return BatchedResult(
+        ids, layout, layout.unflatten(theta), steps, loss_hist, elapsed, compile_time, config_dict(net, fit)
+    )
 
 
-def predict_users(result: BatchedResult, X_list: Sequence[np.ndarray], *,
-                  n_threads: int | None = None) -> list[np.ndarray]:
+def predict_users(
+    result: BatchedResult, X_list: Sequence[np.ndarray], *, n_threads: int | None = None
+) -> list[np.ndarray]:
     """Probability of "like" for each user's rows ``(n_u, n_attributes)`` -> ``(n_u,)``."""
     if len(X_list) != len(result.user_ids):
         raise ValueError(f"{len(X_list)} X arrays for {len(result.user_ids)} users")
@@ -190,8 +213,14 @@ def predict_users(result: BatchedResult, X_list: Sequence[np.ndarray], *,
     return outs
 
 
-def loss_and_gradient(X: np.ndarray, y: np.ndarray, theta: np.ndarray, in_bits: np.ndarray,
-                      out_bits: np.ndarray, network: Network) -> tuple[float, np.ndarray]:
+def loss_and_gradient(
+    X: np.ndarray,
+    y: np.ndarray,
+    theta: np.ndarray,
+    in_bits: np.ndarray,
+    out_bits: np.ndarray,
+    network: Network,
+) -> tuple[float, np.ndarray]:
     """One batch's mean loss and the gradient of every weight, with given dropout masks.
 
     Args:
@@ -209,8 +238,13 @@ def loss_and_gradient(X: np.ndarray, y: np.ndarray, theta: np.ndarray, in_bits: 
     X = _as_flags(X)
     out_bits = np.asarray(out_bits, np.uint64)
     out_bits = out_bits[:, None] if out_bits.ndim == 1 else out_bits
-    loss, grad = loss_grad(X, np.asarray(y, np.float32), np.asarray(theta, np.float32),
-                           np.ascontiguousarray(in_bits, np.uint64),
-                           np.ascontiguousarray(out_bits), network.kernel_net(X.shape[1]),
-                           network.kernel_dropout().scale)
+    loss, grad = loss_grad(
+        X,
+        np.asarray(y, np.float32),
+        np.asarray(theta, np.float32),
+        np.ascontiguousarray(in_bits, np.uint64),
+        np.ascontiguousarray(out_bits),
+        network.kernel_net(X.shape[1]),
+        network.kernel_dropout().scale,
+    )
     return float(loss), grad

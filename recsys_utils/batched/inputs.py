@@ -31,8 +31,7 @@ _HALF = np.uint64(32)
 #: ``_LOWBIT[c]``: the position of the lowest set bit of ``c`` (0 for 0).
 _LOWBIT = np.array([0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0], np.int64)
 #: ``_CODES_WITH_BIT[b]``: the 8 codes with bit ``b`` set.
-_CODES_WITH_BIT = np.array([[c for c in range(CODES) if c >> b & 1] for b in range(NIBBLE)],
-                           np.int64)
+_CODES_WITH_BIT = np.array([[c for c in range(CODES) if c >> b & 1] for b in range(NIBBLE)], np.int64)
 
 
 @kernel
@@ -63,8 +62,7 @@ def draw_mask(state, out, n, dropout):  # pragma: no cover - compiled
     """Fill ``out`` ``(ceil(n / 64),)`` uint64 with the mask of ``n`` units (word ``w`` holds
     units ``64 w ..``); ``n <= 64`` draws exactly what one :func:`draw_bits` draws."""
     for w in range(out.shape[0]):
-        out[w] = draw_bits(state, min(WORD_BITS, n - WORD_BITS * w), dropout.threshold,
-                           dropout.one_bit)
+        out[w] = draw_bits(state, min(WORD_BITS, n - WORD_BITS * w), dropout.threshold, dropout.one_bit)
 
 
 @kernel
@@ -116,8 +114,7 @@ def project_inputs(nbr, batch, tables, d, gates):  # pragma: no cover - compiled
             bits = in_bits[r, t]
             base = xb[r, t] * nq * CODES
             for q in range(nq):
-                rows[q] = base + q * CODES + np.int64((bits >> np.uint64(NIBBLE * q))
-                                                      & _NIBBLE_MASK)
+                rows[q] = base + q * CODES + np.int64((bits >> np.uint64(NIBBLE * q)) & _NIBBLE_MASK)
             gather_sum(gates[t, r], tab, rows, nq)
 
 
@@ -145,8 +142,7 @@ def input_gradients(nbr, batch, tables, w, g, scale, dzx):  # pragma: no cover -
             bits = in_bits[r, t]
             base = xb[r, t] * nq * CODES
             for q in range(nq):
-                rows[q] = base + q * CODES + np.int64((bits >> np.uint64(NIBBLE * q))
-                                                      & _NIBBLE_MASK)
+                rows[q] = base + q * CODES + np.int64((bits >> np.uint64(NIBBLE * q)) & _NIBBLE_MASK)
             scatter_acc(hist, rows, nq, dzx[t, r])
     for x in range(TRAINED_EMBEDDING_ROWS):
         for c in range(CODES):

@@ -42,8 +42,12 @@ FASTMATH_ENV = "RECSYS_FASTMATH"
 FASTMATH: bool = os.environ.get(FASTMATH_ENV, "1").strip().lower() not in ("0", "false", "no")
 
 #: Numba options of every kernel.
-JIT_OPTIONS: dict[str, object] = {"nogil": True, "fastmath": FASTMATH, "error_model": "numpy",
-                                  "cache": FASTMATH}
+JIT_OPTIONS: dict[str, object] = {
+    "nogil": True,
+    "fastmath": FASTMATH,
+    "error_model": "numpy",
+    "cache": FASTMATH,
+}
 
 F32 = np.float32
 ZERO, ONE = F32(0.0), F32(1.0)
@@ -54,9 +58,11 @@ SIMD_LANES = 8
 
 #: What :func:`warm_cache` runs in its own process: one tiny training, which compiles (or loads)
 #: every kernel.
-_WARM_UP = ("import numpy as np; from recsys_utils.batched import train_users; "
-            "train_users([np.zeros((2, 18), np.uint8)], [np.zeros(2, np.float32)], epochs=1, "
-            "progress=False)")
+_WARM_UP = (
+    "import numpy as np; from recsys_utils.batched import train_users; "
+    "train_users([np.zeros((2, 18), np.uint8)], [np.zeros(2, np.float32)], epochs=1, "
+    "progress=False)"
+)
 
 
 def warm_cache() -> None:
@@ -88,11 +94,20 @@ def inline_kernel(fn):  # noqa: ANN001, ANN201 - a decorator
 # x * p(x^2) / q(x^2).
 _TANH_CLAMP = F32(7.90531110763549805)
 _A1, _A3, _A5, _A7, _A9, _A11, _A13 = (
-    F32(4.89352455891786e-03), F32(6.37261928875436e-04), F32(1.48572235717979e-05),
-    F32(5.12229709037114e-08), F32(-8.60467152213735e-11), F32(2.00018790482477e-13),
-    F32(-2.76076847742355e-16))
-_B0, _B2, _B4, _B6 = (F32(4.89352518554385e-03), F32(2.26843463243900e-03),
-                      F32(1.18534705686654e-04), F32(1.19825839466702e-06))
+    F32(4.89352455891786e-03),
+    F32(6.37261928875436e-04),
+    F32(1.48572235717979e-05),
+    F32(5.12229709037114e-08),
+    F32(-8.60467152213735e-11),
+    F32(2.00018790482477e-13),
+    F32(-2.76076847742355e-16),
+)
+_B0, _B2, _B4, _B6 = (
+    F32(4.89352518554385e-03),
+    F32(2.26843463243900e-03),
+    F32(1.18534705686654e-04),
+    F32(1.19825839466702e-06),
+)
 
 
 @inline_kernel
@@ -100,8 +115,8 @@ def tanh(x):  # pragma: no cover - compiled
     """Eigen's float32 tanh (absolute error < 3e-7); vectorises, unlike ``math.tanh``."""
     x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
     x2 = x * x
-    p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1)
-    q = (((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0)
+    p = (((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1
+    q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
     return x * p / q
 
 

@@ -18,7 +18,7 @@ import numpy as np
 class Net(NamedTuple):
     """One user's network, as the kernels see it (the same for every user of a call)."""
 
-    cell: int  #: a cell code (``CELL_*`` of :mod:`recsys_utils.batched.layout`)
+    cell: int  #: a cell code (``CELL_*`` of ``recsys_utils.batched.layout``)
     units: int  #: ``u``
     embedding_dim: int  #: ``d``
     output: int  #: ``OUTPUT_HARD_SIGMOID`` or ``OUTPUT_SIGMOID``
@@ -105,7 +105,7 @@ class Backward(NamedTuple):
 
 
 class InputTables(NamedTuple):
-    """The nibble tables of the input projection (see :mod:`recsys_utils.batched.batch`)."""
+    """The nibble tables of the input projection (see ``recsys_utils.batched.batch``)."""
 
     tab: np.ndarray  #: ``(2 * Q * 16, K)`` subset sums of ``scale * E[x, k] * W[k]``
     hist: np.ndarray  #: ``(2 * Q * 16, K)`` the ``dz`` binned by table row

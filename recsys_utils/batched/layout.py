@@ -20,8 +20,7 @@ CELL_MODIFIED = 0  #: the report's cell: gates i, C~, o and ``C_t = i_t * C~_t``
 CELL_NFG = 1  #: no forget gate: ``C_t = C_{t-1} + i_t * C~_t`` (f = 1)
 CELL_LSTM = 2  #: Keras' ``LSTM``: gates i, f, c, o
 CELL_GRU = 3  #: Keras' ``GRU`` (``reset_after=True``): gates z, r, h
-CELL_CODE: dict[str, int] = {"modified": CELL_MODIFIED, "nfg": CELL_NFG, "lstm": CELL_LSTM,
-                             "gru": CELL_GRU}
+CELL_CODE: dict[str, int] = {"modified": CELL_MODIFIED, "nfg": CELL_NFG, "lstm": CELL_LSTM, "gru": CELL_GRU}
 #: Gate blocks per cell (each ``units`` wide).
 N_GATES: dict[str, int] = {"modified": 3, "nfg": 3, "lstm": 4, "gru": 3}
 
@@ -35,8 +34,7 @@ EMBEDDING_INIT_LIMIT = 0.05
 
 #: ``activation`` / ``recurrent_activation`` values, as ``(sc, sa, sb)`` with
 #: ``f(x) = sa * tanh(sc * x) + sb`` (``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``).
-ACTIVATIONS: dict[str, tuple[float, float, float]] = {"tanh": (1.0, 1.0, 0.0),
-                                                      "sigmoid": (0.5, 0.5, 0.5)}
+ACTIVATIONS: dict[str, tuple[float, float, float]] = {"tanh": (1.0, 1.0, 0.0), "sigmoid": (0.5, 0.5, 0.5)}
 #: Hard-sigmoid output activations, as ``(a, c, top)`` with ``p = clip(a * logit + c, 0, top) /
 #: top``: Keras 3's ``hard_sigmoid`` is ``relu6(x + 3) / 6``; Keras 2's is
 #: ``clip(0.2 x + 0.5, 0, 1)`` (:func:`recsys_utils.models.sequence.keras2_hard_sigmoid`).
@@ -69,8 +67,7 @@ def output_params(name: str) -> tuple[int, np.ndarray]:
     if name == SIGMOID_OUTPUT:
         return OUTPUT_SIGMOID, np.zeros(3, np.float32)
     if name not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {list(OUTPUT_ACTIVATION_NAMES)}, "
-                         f"got {name!r}")
+        raise ValueError(f"output_activation must be one of {list(OUTPUT_ACTIVATION_NAMES)}, got {name!r}")
     return OUTPUT_HARD_SIGMOID, np.asarray(OUTPUT_ACTIVATIONS[name], dtype=np.float32)
 
 
@@ -127,8 +124,7 @@ class ParamLayout:
     def flatten(self, weights: dict[str, np.ndarray]) -> np.ndarray:
         """``{name: (n_users, *shape)}`` -> ``(n_users, size)`` float32 (C order)."""
         n = len(next(iter(weights.values())))
-        parts = [np.asarray(weights[name], dtype=np.float32).reshape(n, -1)
-                 for name in self.shapes]
+        parts = [np.asarray(weights[name], dtype=np.float32).reshape(n, -1) for name in self.shapes]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
     def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,9 +151,16 @@ def _orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     return q.T if rows < cols else q
 
 
-def init_weights(user_ids: Sequence[int], *, cell: str = "modified", seed: int = 0,
-                 n_attributes: int = 18, embedding_dim: int = 50, units: int | None = None,
-                 embedding_input_dim: int = TRAINED_EMBEDDING_ROWS) -> dict[str, np.ndarray]:
+def init_weights(
+    user_ids: Sequence[int],
+    *,
+    cell: str = "modified",
+    seed: int = 0,
+    n_attributes: int = 18,
+    embedding_dim: int = 50,
+    units: int | None = None,
+    embedding_input_dim: int = TRAINED_EMBEDDING_ROWS,
+) -> dict[str, np.ndarray]:
     """Keras-like initial weights for each user, drawn from a generator seeded ``(seed, user_id, 0)``.
 
     Keras' initialisers: embedding ``uniform(-0.05, 0.05)``, ``glorot_uniform`` kernels,
@@ -182,20 +185,25 @@ def init_weights(user_ids: Sequence[int], *, cell: str = "modified", seed: int =
         rng = np.random.default_rng([seed, int(user_id), 0])
         # Always draw the Keras model's 200 rows so that rows 0 and 1 do not depend on
         # embedding_input_dim.
-        emb = rng.uniform(-EMBEDDING_INIT_LIMIT, EMBEDDING_INIT_LIMIT,
-                          size=(max(KERAS_EMBEDDING_ROWS, embedding_input_dim), embedding_dim))
+        emb = rng.uniform(
+            -EMBEDDING_INIT_LIMIT,
+            EMBEDDING_INIT_LIMIT,
+            size=(max(KERAS_EMBEDDING_ROWS, embedding_input_dim), embedding_dim),
+        )
         out["embedding"].append(emb[:embedding_input_dim])
         out["kernel"].append(_glorot_uniform(rng, (embedding_dim, k)))
         out["recurrent_kernel"].append(_orthogonal(rng, (units, k)))
         bias = np.zeros(layout.shapes["bias"])
         if cell == "lstm":  # Keras' unit_forget_bias=True
-            bias[units:2 * units] = 1.0
+            bias[units : 2 * units] = 1.0
         out["bias"].append(bias)
         out["dense_kernel"].append(_glorot_uniform(rng, (units, 1))[:, 0])
         out["dense_bias"].append(np.zeros(1))
     shapes = dict(layout.shapes, embedding=(embedding_input_dim, embedding_dim))
-    return {name: np.asarray(v, dtype=np.float32).reshape((len(out[name]),) + shapes[name])
-            for name, v in out.items()}
+    return {
+        name: np.asarray(v, dtype=np.float32).reshape((len(out[name]),) + shapes[name])
+        for name, v in out.items()
+    }
 
 
 def rng_state(seed: int, user_id: int) -> np.ndarray:

@@ -19,13 +19,10 @@ def gemv_acc(out, coef, mat, n):  # pragma: no cover - compiled
     k = out.shape[0]
     i = 0
     while i + 6 <= n:
-        c0, c1, c2, c3, c4, c5 = coef[i], coef[i + 1], coef[i + 2], coef[i + 3], coef[i + 4], \
-            coef[i + 5]
-        m0, m1, m2, m3, m4, m5 = mat[i], mat[i + 1], mat[i + 2], mat[i + 3], mat[i + 4], \
-            mat[i + 5]
+        c0, c1, c2, c3, c4, c5 = coef[i], coef[i + 1], coef[i + 2], coef[i + 3], coef[i + 4], coef[i + 5]
+        m0, m1, m2, m3, m4, m5 = mat[i], mat[i + 1], mat[i + 2], mat[i + 3], mat[i + 4], mat[i + 5]
         for j in range(k):
-            out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j]) \
-                + (c4 * m4[j] + c5 * m5[j])
+            out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j]) + (c4 * m4[j] + c5 * m5[j])
         i += 6
     while i < n:
         c0 = coef[i]

@@ -1,6 +1,6 @@
 """One user's whole training loop, and prediction, each as one compiled call.
 
-A call releases the GIL, so :mod:`recsys_utils.batched.driver` runs users on parallel threads.
+A call releases the GIL, so ``recsys_utils.batched.driver`` runs users on parallel threads.
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def load_batch(X, y, perm, start, nbr, ws, state, net, dropout):  # pragma: no c
             batch.x[r, t] = X[row, t]
         batch.y[r] = y[row]
         for t in range(n_steps):
-            batch.in_bits[r, t] = draw_bits(state, net.embedding_dim, dropout.threshold,
-                                            dropout.one_bit)
+            batch.in_bits[r, t] = draw_bits(state, net.embedding_dim, dropout.threshold, dropout.one_bit)
         draw_mask(state, batch.out_bits[r], net.units, dropout)
 
 
@@ -55,7 +54,7 @@ def adam_step(tp, mp, vp, grad, steps, adam):  # pragma: no cover - compiled
     one_m_b2 = F32(1.0 - adam.beta2)
     steps[0] += 1
     t_f = float(steps[0])
-    alpha = F32(adam.lr * math.sqrt(1.0 - adam.beta2 ** t_f) / (1.0 - adam.beta1 ** t_f))
+    alpha = F32(adam.lr * math.sqrt(1.0 - adam.beta2**t_f) / (1.0 - adam.beta1**t_f))
     eps = adam.eps
     for i in range(tp.shape[0]):
         gi = grad[i]
@@ -73,8 +72,8 @@ def train_user(X, y, user, net, fit):  # pragma: no cover - compiled
     X: ``(n, T)`` uint8 flags; y: ``(n,)`` float32; ``user``: the user's
     :class:`~recsys_utils.batched.kernel_types.UserState` (weights, Adam moments and step
     count, loss per epoch, random stream), updated in place; ``net``: the network
-    (:class:`~recsys_utils.batched.kernel_types.Net`); ``fit``: the
-    :class:`~recsys_utils.batched.kernel_types.FitConfig`.  Per epoch the random stream draws
+    (``Net``); ``fit``: the
+    ``FitConfig``.  Per epoch the random stream draws
     a permutation of the rows, then for each batch and each of its rows the input dropout mask
     of every step and the output dropout mask.
     """

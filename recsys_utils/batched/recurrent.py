@@ -1,6 +1,6 @@
 """The recurrent pass of a batch, forward and backward through time, for the four cells.
 
-Cells (codes of :mod:`recsys_utils.batched.layout`), with gate blocks of ``u`` columns in Keras'
+Cells (codes of ``recsys_utils.batched.layout``), with gate blocks of ``u`` columns in Keras'
 order: modified (i, C~, o; ``C_t = i_t C~_t``), nfg (i, C~, o; ``C_t = C_{t-1} + i_t C~_t``),
 LSTM (i, f, c, o; Keras' ``LSTM``), GRU (z, r, h; Keras' ``GRU`` with ``reset_after=True``).
 Buffers are time-major: ``(T, B, ...)``.
@@ -192,8 +192,7 @@ def recurrent_backward(net, nbr, rec, fwd, bwd, g_rec, g_brec):  # pragma: no co
                     for c in range(m):
                         coef[c, (t - 1) * bsz + r] = hs[t, r, i + c] if r < nbr else ZERO
             if m == 3:
-                gemv3_acc(g_rec[i], g_rec[i + 1], g_rec[i + 2], coef[0], coef[1], coef[2], pairs,
-                           n_pairs)
+                gemv3_acc(g_rec[i], g_rec[i + 1], g_rec[i + 2], coef[0], coef[1], coef[2], pairs, n_pairs)
             elif m == 2:
                 gemv2_acc(g_rec[i], g_rec[i + 1], coef[0], coef[1], pairs, n_pairs)
             else:

@@ -60,14 +60,12 @@ class BatchedResult:
     def network(self) -> Network:
         """The :class:`Network` that was trained."""
         kw = {f.name: self.config[f.name] for f in fields(Network) if f.name in self.config}
-        return Network(**dict(kw, units=self.layout.units,
-                              embedding_dim=self.layout.embedding_dim))
+        return Network(**dict(kw, units=self.layout.units, embedding_dim=self.layout.embedding_dim))
 
     @property
     def training(self) -> Training:
         """The :class:`Training` settings used."""
-        return Training(**{f.name: self.config[f.name] for f in fields(Training)
-                           if f.name in self.config})
+        return Training(**{f.name: self.config[f.name] for f in fields(Training) if f.name in self.config})
 
     def index_of(self, user_id: int) -> int:
         """The position of ``user_id`` in :attr:`user_ids`."""
@@ -81,8 +79,9 @@ class BatchedResult:
         i = self.index_of(user_id)
         return {name: w[i].copy() for name, w in self.weights.items()}
 
-    def predict_proba(self, X_list: Sequence[np.ndarray], *,
-                      n_threads: int | None = None) -> list[np.ndarray]:
+    def predict_proba(
+        self, X_list: Sequence[np.ndarray], *, n_threads: int | None = None
+    ) -> list[np.ndarray]:
         """Probability of "like" (dropout off) for each user's rows.
 
         Args:
@@ -105,17 +104,29 @@ class BatchedResult:
         w = self.user_weights(user_id)
         lay = self.layout
         rows = int(self.config.get("embedding_input_dim", KERAS_EMBEDDING_ROWS))
-        full = init_weights([user_id], cell=lay.cell, seed=int(self.config.get("seed", 0)),
-                            n_attributes=lay.n_attributes, embedding_dim=lay.embedding_dim,
-                            units=lay.units, embedding_input_dim=rows)["embedding"][0]
+        full = init_weights(
+            [user_id],
+            cell=lay.cell,
+            seed=int(self.config.get("seed", 0)),
+            n_attributes=lay.n_attributes,
+            embedding_dim=lay.embedding_dim,
+            units=lay.units,
+            embedding_input_dim=rows,
+        )["embedding"][0]
         full[:2] = w["embedding"]
-        return [full, w["kernel"], w["recurrent_kernel"], w["bias"],
-                w["dense_kernel"][:, None], w["dense_bias"]]
+        return [
+            full,
+            w["kernel"],
+            w["recurrent_kernel"],
+            w["bias"],
+            w["dense_kernel"][:, None],
+            w["dense_bias"],
+        ]
 
     def to_keras(self, user_id: int) -> keras.Model:
         """The book's Keras model of this network holding ``user_id``'s weights:
         :func:`recsys_utils.models.sequence.build_lstm_recommender` for the report's LSTM
-        recommender (:data:`~recsys_utils.batched.config.REPORT_LSTM` at any size), else
+        recommender (``REPORT_LSTM`` at any size), else
         :func:`~recsys_utils.models.sequence.build_modified_lstm_recommender` with the
         recurrent layer of :attr:`layout`'s cell."""
         from recsys_utils.models.sequence import (
@@ -127,17 +138,24 @@ class BatchedResult:
         lay, net = self.layout, self.network
         rows = int(self.config.get("embedding_input_dim", KERAS_EMBEDDING_ROWS))
         if net == replace(REPORT_LSTM, units=lay.units, embedding_dim=lay.embedding_dim):
-            model = build_lstm_recommender(lay.n_attributes, embedding_input_dim=rows,
-                                           embedding_output_dim=lay.embedding_dim,
-                                           units=lay.units)
+            model = build_lstm_recommender(
+                lay.n_attributes,
+                embedding_input_dim=rows,
+                embedding_output_dim=lay.embedding_dim,
+                units=lay.units,
+            )
         else:
             output = net.output_activation
             model = build_modified_lstm_recommender(
-                lay.n_attributes, units=lay.units, embedding_output_dim=lay.embedding_dim,
-                embedding_input_dim=rows, dropout=net.dropout, activation=net.activation,
+                lay.n_attributes,
+                units=lay.units,
+                embedding_output_dim=lay.embedding_dim,
+                embedding_input_dim=rows,
+                dropout=net.dropout,
+                activation=net.activation,
                 recurrent_activation=net.recurrent_activation,
-                output_activation=(keras2_hard_sigmoid if output == "keras2_hard_sigmoid"
-                                   else output),
-                **_KERAS_BUILD[lay.cell])
+                output_activation=(keras2_hard_sigmoid if output == "keras2_hard_sigmoid" else output),
+                **_KERAS_BUILD[lay.cell],
+            )
         model.set_weights(self.keras_weights(user_id))
         return model

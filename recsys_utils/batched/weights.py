@@ -48,10 +48,10 @@ def unpack(theta, d, u, k, gru):  # pragma: no cover - compiled
     emb = theta[0:o1].reshape((TRAINED_EMBEDDING_ROWS, d))
     kernel_ = theta[o1:o2].reshape((d, k))
     rec = theta[o2:o3].reshape((u, k))
-    b_in = theta[o3:o3 + k]
-    b_rec = theta[o3 + k:o4] if gru else theta[o3:o3]  # empty unless GRU
+    b_in = theta[o3 : o3 + k]
+    b_rec = theta[o3 + k : o4] if gru else theta[o3:o3]  # empty unless GRU
     wd = theta[o4:o5]
-    bd = theta[o5:o5 + 1]
+    bd = theta[o5 : o5 + 1]
     return Weights(emb, kernel_, rec, b_in, b_rec, wd, bd)
 
 
@@ -89,8 +89,7 @@ def copy_padded(src, dst, net, to_padded):  # pragma: no cover - compiled
 def to_padded(theta, net):  # pragma: no cover - compiled
     """A padded working copy ``(padded_size,)`` of a flat weight vector ``theta`` ``(P,)``."""
     kp = padded_width(n_gates(net.cell) * net.units)
-    out = np.zeros(padded_size(net.embedding_dim, net.units, kp, net.cell == CELL_GRU),
-                   np.float32)
+    out = np.zeros(padded_size(net.embedding_dim, net.units, kp, net.cell == CELL_GRU), np.float32)
     copy_padded(theta, out, net, True)
     return out
 

@@ -17,8 +17,14 @@ from recsys_utils.data.cache import move_aside, refusals
 from recsys_utils.data.registry import DatasetSpec
 from recsys_utils.errors import ArchiveError, BadArgumentError, ChecksumMismatchError, DataWarning
 
-__all__ = ["CHECK_KINDS", "check_expected", "extract_archive", "file_digests",
-           "missing_files", "verify_digests"]
+__all__ = [
+    "CHECK_KINDS",
+    "check_expected",
+    "extract_archive",
+    "file_digests",
+    "missing_files",
+    "verify_digests",
+]
 
 #: The checks an archive can be held to, in the order they are compared.
 CHECK_KINDS: tuple[str, ...] = ("size", "md5", "sha256")
@@ -39,8 +45,9 @@ def check_expected(expected: Mapping[str, Any]) -> dict[str, Any]:
     """
     unknown = set(expected) - set(CHECK_KINDS)
     if unknown:
-        raise BadArgumentError("expected", dict(expected),
-                               f"unknown keys {sorted(unknown)}; allowed: 'size', 'md5', 'sha256'")
+        raise BadArgumentError(
+            "expected", dict(expected), f"unknown keys {sorted(unknown)}; allowed: 'size', 'md5', 'sha256'"
+        )
     return {k: expected.get(k) for k in CHECK_KINDS}
 
 
@@ -56,12 +63,11 @@ def file_digests(path: Path) -> dict[str, Any]:
     return {"size": size, "md5": md5.hexdigest(), "sha256": sha.hexdigest()}
 
 
-def verify_digests(got: Mapping[str, Any], expected: Mapping[str, Any], path: Path,
-                   source: str = "") -> None:
+def verify_digests(got: Mapping[str, Any], expected: Mapping[str, Any], path: Path, source: str = "") -> None:
     """Compare ``got`` with the known values of ``expected``.
 
     Raises:
-        ChecksumMismatchError: the first check that differs, naming both values.
+        ~recsys_utils.errors.ChecksumMismatchError: the first check that differs, naming both values.
     """
     for kind in CHECK_KINDS:
         want = expected.get(kind)
@@ -74,8 +80,7 @@ def verify_digests(got: Mapping[str, Any], expected: Mapping[str, Any], path: Pa
             raise ChecksumMismatchError(path, kind, want, have, source)
 
 
-def extract_archive(archive: Path, cache: Path, spec: DatasetSpec,
-                    checks: Mapping[str, Any]) -> Path:
+def extract_archive(archive: Path, cache: Path, spec: DatasetSpec, checks: Mapping[str, Any]) -> Path:
     """Verify ``archive`` against ``checks``, extract its dataset folder (``<name>/``, or
     ML-10M's ``ml-10M100K/``) into ``<cache>/<name>/`` through a temporary folder; return
     that folder.
@@ -84,9 +89,10 @@ def extract_archive(archive: Path, cache: Path, spec: DatasetSpec,
     while holding the cache's lock.
 
     Raises:
-        ChecksumMismatchError, ArchiveError: the archive is bad (it is left where it is: the
-            caller decides whether to delete or move it aside).
-        EnvironmentRefusedError: the cache cannot be written (nothing half-written is left).
+        ~recsys_utils.errors.ChecksumMismatchError, ~recsys_utils.errors.ArchiveError: the archive is bad (it
+            is left where it is: the caller decides whether to delete or move it aside).
+        ~recsys_utils.errors.EnvironmentRefusedError: the cache cannot be written (nothing half-written is
+            left).
     """
     name = spec.name
     target = cache / name
@@ -103,8 +109,11 @@ def extract_archive(archive: Path, cache: Path, spec: DatasetSpec,
                 return target  # already complete (e.g. a process without a lock)
             if target.exists():
                 moved = move_aside(target, "incomplete")
-                warnings.warn(f"the incomplete folder {target} was moved aside to {moved} "
-                              "(nothing in it was deleted)", DataWarning, stacklevel=3)
+                warnings.warn(
+                    f"the incomplete folder {target} was moved aside to {moved} (nothing in it was deleted)",
+                    DataWarning,
+                    stacklevel=3,
+                )
             os.replace(tmp_dir / spec.folder_in_archive, target)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -121,21 +130,19 @@ def _extract_members(archive: Path, dest: Path, spec: DatasetSpec) -> None:
             missing = [f for f in spec.files.values() if f"{name}/{f}" not in present]
             if missing:
                 raise ArchiveError(
-                    f"archive {archive} lacks {', '.join(f'{name}/{m}' for m in missing)}",
-                    archive)
+                    f"archive {archive} lacks {', '.join(f'{name}/{m}' for m in missing)}", archive
+                )
             for info in members:
                 rel = Path(info.filename)
                 if rel.is_absolute() or ".." in rel.parts:
-                    raise ArchiveError(f"archive {archive}: unsafe member name {info.filename!r}",
-                                       archive)
+                    raise ArchiveError(f"archive {archive}: unsafe member name {info.filename!r}", archive)
             bad = zf.testzip()
             if bad is not None:
-                raise ArchiveError(f"archive {archive} is corrupt: bad CRC in member {bad!r}",
-                                   archive)
+                raise ArchiveError(f"archive {archive} is corrupt: bad CRC in member {bad!r}", archive)
             zf.extractall(dest, members=members)
     except ArchiveError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as err:
         raise ArchiveError(
-            f"archive {archive} is corrupt or truncated: {type(err).__name__}: {err}",
-            archive) from err
+            f"archive {archive} is corrupt or truncated: {type(err).__name__}: {err}", archive
+        ) from err

@@ -31,12 +31,21 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows: no lock
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["CacheLock", "cache_dir", "ensure_cache", "move_aside", "refused",
-           "sweep_temporary", "temporary_patterns"]
+__all__ = [
+    "CacheLock",
+    "cache_dir",
+    "ensure_cache",
+    "move_aside",
+    "refused",
+    "sweep_temporary",
+    "temporary_patterns",
+]
 
 #: What the user can do when the cache cannot be written.
-CACHE_HINT = (f"set {CACHE_DIR_ENV} to a writable folder with free space, or {DATA_DIR_ENV} "
-              "to a folder holding the extracted data")
+CACHE_HINT = (
+    f"set {CACHE_DIR_ENV} to a writable folder with free space, or {DATA_DIR_ENV} "
+    "to a folder holding the extracted data"
+)
 
 
 def cache_dir() -> Path:
@@ -61,7 +70,8 @@ def ensure_cache(cache: Path) -> Path:
     """Create the cache folder if needed.
 
     Raises:
-        EnvironmentRefusedError: it cannot be created (read-only, no permission, disk full).
+        ~recsys_utils.errors.EnvironmentRefusedError: it cannot be created (read-only, no permission, disk
+            full).
     """
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -90,8 +100,9 @@ class CacheLock:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                warnings.warn(f"waiting for another process filling the cache ({self.path})",
-                              DataWarning, stacklevel=2)
+                warnings.warn(
+                    f"waiting for another process filling the cache ({self.path})", DataWarning, stacklevel=2
+                )
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
@@ -128,9 +139,12 @@ def sweep_temporary(cache: Path, name: str) -> list[Path]:
                 raise refused(path, "remove the leftover temporary file", err) from err
             removed.append(path)
     if removed:
-        warnings.warn(f"removed {len(removed)} temporary file(s) left in {cache} by an "
-                      f"interrupted run: {', '.join(p.name for p in removed)}",
-                      DataWarning, stacklevel=2)
+        warnings.warn(
+            f"removed {len(removed)} temporary file(s) left in {cache} by an "
+            f"interrupted run: {', '.join(p.name for p in removed)}",
+            DataWarning,
+            stacklevel=2,
+        )
     return removed
 
 

@@ -85,11 +85,16 @@ def how_to(spec: DatasetSpec, cache: Path) -> str:
     )
 
 
-def download_dataset(name: str = "ml-1m", *, url: str | None = None,
-                     cache: str | os.PathLike[str] | None = None,
-                     expected: Mapping[str, Any] | None = None,
-                     progress: bool = True, timeout: float = 60.0,
-                     opener: Opener | None = None) -> Path:
+def download_dataset(
+    name: str = "ml-1m",
+    *,
+    url: str | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    expected: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+    opener: Opener | None = None,
+) -> Path:
     """Download, verify and extract dataset ``name`` into the cache; return its folder.
 
     Steps: if ``<cache>/<name>/`` is complete it is returned; else, holding the cache's
@@ -112,13 +117,14 @@ def download_dataset(name: str = "ml-1m", *, url: str | None = None,
     Raises:
         BadArgumentError: an unknown name, a URL that is not http(s), unknown ``expected``
             keys, a timeout that is not a positive number.
-        DataUnavailableError: no network, HTTP error, or interrupted transfer; its message
-            says how to provide the files by hand. Nothing is left in the cache.
-        ChecksumMismatchError: the download differs from ``expected`` (names both values).
-            Nothing is left in the cache.
-        ArchiveError: the downloaded archive is corrupt or lacks the dataset's files; it is
-            removed.
-        EnvironmentRefusedError: the cache cannot be written (read-only, full, no permission).
+        ~recsys_utils.errors.DataUnavailableError: no network, HTTP error, or interrupted transfer; its
+            message says how to provide the files by hand. Nothing is left in the cache.
+        ~recsys_utils.errors.ChecksumMismatchError: the download differs from ``expected`` (names both
+            values). Nothing is left in the cache.
+        ~recsys_utils.errors.ArchiveError: the downloaded archive is corrupt or lacks the dataset's files; it
+            is removed.
+        ~recsys_utils.errors.EnvironmentRefusedError: the cache cannot be written (read-only, full, no
+            permission).
     """
     spec = get_spec(name)
     url = url or spec.url
@@ -131,23 +137,24 @@ def download_dataset(name: str = "ml-1m", *, url: str | None = None,
     folder = cache_path / name
     if not missing_files(folder, spec):
         return folder
-    return fill_cache(spec, cache_path, checks,
-                      Fetch(url=url, progress=progress, timeout=timeout, opener=opener))
+    return fill_cache(
+        spec, cache_path, checks, Fetch(url=url, progress=progress, timeout=timeout, opener=opener)
+    )
 
 
-def fill_cache(spec: DatasetSpec, cache: Path, checks: Mapping[str, Any],
-               fetch: Fetch | None) -> Path:
+def fill_cache(spec: DatasetSpec, cache: Path, checks: Mapping[str, Any], fetch: Fetch | None) -> Path:
     """Put ``spec``'s extracted files into ``<cache>/<name>/``; return that folder.
 
     Uses ``<cache>/<name>.zip`` when present (verified against ``checks``), else downloads
     it when ``fetch`` is given. See the module docstring.
 
     Raises:
-        ChecksumMismatchError, ArchiveError: a cached archive is damaged and ``fetch`` is
-            ``None`` (it was moved aside: the message says where), or the download is bad.
-        DataUnavailableError: nothing to extract and ``fetch`` is ``None``, or the download
-            failed.
-        EnvironmentRefusedError: the cache cannot be written.
+        ~recsys_utils.errors.ChecksumMismatchError, ~recsys_utils.errors.ArchiveError: a cached archive is
+            damaged and ``fetch`` is ``None`` (it was moved aside: the message says where), or the download is
+            bad.
+        ~recsys_utils.errors.DataUnavailableError: nothing to extract and ``fetch`` is ``None``, or the
+            download failed.
+        ~recsys_utils.errors.EnvironmentRefusedError: the cache cannot be written.
     """
     name = spec.name
     ensure_cache(cache)
@@ -163,22 +170,26 @@ def fill_cache(spec: DatasetSpec, cache: Path, checks: Mapping[str, Any],
             except ArchiveError as err:
                 moved = move_aside(archive, "damaged")
                 if fetch is None:
-                    raise _noted(err, f" (it was moved aside to {moved}; allow a download to "
-                                      "fetch a fresh copy, or put a good copy in its place)"
-                                 ) from err
-                warnings.warn(f"{err}: moved aside to {moved}; fetching a fresh copy from "
-                              f"{fetch.url}", DataWarning, stacklevel=3)
+                    raise _noted(
+                        err,
+                        f" (it was moved aside to {moved}; allow a download to "
+                        "fetch a fresh copy, or put a good copy in its place)",
+                    ) from err
+                warnings.warn(
+                    f"{err}: moved aside to {moved}; fetching a fresh copy from {fetch.url}",
+                    DataWarning,
+                    stacklevel=3,
+                )
         elif fetch is None:
             raise DataUnavailableError(
-                f"MovieLens {name!r} is not available locally and download=False.\n"
-                + how_to(spec, cache))
+                f"MovieLens {name!r} is not available locally and download=False.\n" + how_to(spec, cache)
+            )
         return _download(spec, cache, checks, fetch)
 
 
 def _noted(err: ArchiveError, note: str) -> ArchiveError:
     if isinstance(err, ChecksumMismatchError):
-        return ChecksumMismatchError(err.path or "", err.kind, err.expected, err.got,
-                                     err.source, note=note)
+        return ChecksumMismatchError(err.path or "", err.kind, err.expected, err.got, err.source, note=note)
     return ArchiveError(f"{err}{note}", err.path)
 
 
@@ -208,8 +219,8 @@ def _fetch(fetch: Fetch, dest: Path, spec: DatasetSpec, cache: Path) -> dict[str
     """Stream ``fetch.url`` into ``dest``; return its size, md5 and sha256.
 
     Raises:
-        DataUnavailableError: the network or the server failed (with :func:`how_to`).
-        EnvironmentRefusedError: ``dest`` cannot be written (e.g. the disk is full).
+        ~recsys_utils.errors.DataUnavailableError: the network or the server failed (with :func:`how_to`).
+        ~recsys_utils.errors.EnvironmentRefusedError: ``dest`` cannot be written (e.g. the disk is full).
     """
     import hashlib
 
@@ -218,7 +229,8 @@ def _fetch(fetch: Fetch, dest: Path, spec: DatasetSpec, cache: Path) -> dict[str
     def unavailable(err: BaseException) -> DataUnavailableError:
         return DataUnavailableError(
             f"could not download MovieLens {spec.name!r} from {fetch.url}: "
-            f"{_describe_network_error(err)}\n" + how_to(spec, cache))
+            f"{_describe_network_error(err)}\n" + how_to(spec, cache)
+        )
 
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     size = 0
@@ -231,9 +243,17 @@ def _fetch(fetch: Fetch, dest: Path, spec: DatasetSpec, cache: Path) -> dict[str
     with response, refusals(dest, "write the download to"):
         length = response.headers.get("Content-Length")
         total = int(length) if length and str(length).isdigit() else None
-        with dest.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True,
-                                          unit_divisor=1024, disable=not fetch.progress,
-                                          desc=fetch.url.rsplit("/", 1)[-1] or fetch.url) as bar:
+        with (
+            dest.open("wb") as out,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                disable=not fetch.progress,
+                desc=fetch.url.rsplit("/", 1)[-1] or fetch.url,
+            ) as bar,
+        ):
             while True:
                 try:
                     chunk = response.read(CHUNK_BYTES)
@@ -257,6 +277,7 @@ def _describe_network_error(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError):
         return f"{err.reason}"
     if isinstance(err, http.client.IncompleteRead):
-        return (f"transfer interrupted ({len(err.partial)} bytes in the last read, "
-                f"{err.expected} bytes missing)")
+        return (
+            f"transfer interrupted ({len(err.partial)} bytes in the last read, {err.expected} bytes missing)"
+        )
     return f"{type(err).__name__}: {err}"

@@ -9,16 +9,46 @@ from __future__ import annotations
 
 #: The 18 genres of MovieLens 1M, in the order its README lists them.
 ML1M_GENRES: tuple[str, ...] = (
-    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical",
-    "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 #: The report's attribute columns a1..a18 (its SQL query, Appendix B), in order.
 REPORT_GENRES: tuple[str, ...] = (
-    "Action", "Adventure", "Comedy", "Horror", "Children's", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Musical", "Mystery",
-    "Animation", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Comedy",
+    "Horror",
+    "Children's",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Musical",
+    "Mystery",
+    "Animation",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 #: The 19 genre flags of MovieLens 100K's ``u.item``, in file order ("unknown" first).
@@ -26,9 +56,25 @@ ML100K_GENRES: tuple[str, ...] = ("unknown",) + ML1M_GENRES
 
 #: The 19 genres of MovieLens 10M, 20M, 25M and 32M, in the order their READMEs list them.
 MODERN_GENRES: tuple[str, ...] = (
-    "Action", "Adventure", "Animation", "Children", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical",
-    "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "IMAX",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 #: How those releases mark a movie without genres (alone in its genres field).

@@ -30,8 +30,10 @@ PARSERS = {
     "ml-1m": (parse.read_ratings, parse.read_movies, parse.read_users),
     "ml-100k": (parse.read_ml100k_ratings, parse.read_ml100k_movies, parse.read_ml100k_users),
     "ml-10m": (parse_modern.read_ml10m_ratings, parse_modern.read_ml10m_movies, None),
-    **{name: (parse_modern.read_csv_ratings, parse_modern.read_csv_movies, None)
-       for name in ("ml-20m", "ml-25m", "ml-32m")},
+    **{
+        name: (parse_modern.read_csv_ratings, parse_modern.read_csv_movies, None)
+        for name in ("ml-20m", "ml-25m", "ml-32m")
+    },
 }
 
 
@@ -58,9 +60,11 @@ class MovieLens:
     users: pd.DataFrame = field(repr=False)
 
     def __repr__(self) -> str:
-        return (f"MovieLens(name={self.name!r}, path={str(self.path)!r}, "
-                f"ratings={len(self.ratings)}, movies={len(self.movies)}, "
-                f"users={len(self.users)})")
+        return (
+            f"MovieLens(name={self.name!r}, path={str(self.path)!r}, "
+            f"ratings={len(self.ratings)}, movies={len(self.movies)}, "
+            f"users={len(self.users)})"
+        )
 
     def require_user(self, user_id: int, argument: str = "user_id") -> int:
         """``user_id`` as an int when it is a user of this release with at least one rating.
@@ -78,25 +82,28 @@ class MovieLens:
         known = self.users["user_id"]
         if not (known == user_id).any():
             raise UnknownUserError(
-                argument, user_id, f"no such user in {self.name} (user ids run from "
-                f"{known.min()} to {known.max()}, {len(known):,} users)")
+                argument,
+                user_id,
+                f"no such user in {self.name} (user ids run from "
+                f"{known.min()} to {known.max()}, {len(known):,} users)",
+            )
         if not (self.ratings["user_id"] == user_id).any():
-            raise UnknownUserError(argument, user_id,
-                                   f"user {user_id} has no ratings in {self.name}")
+            raise UnknownUserError(argument, user_id, f"user {user_id} has no ratings in {self.name}")
         return user_id
 
 
-def _check_references(path: Path, ratings: pd.DataFrame, col: str, known: pd.Series,
-                      source: str) -> None:
+def _check_references(path: Path, ratings: pd.DataFrame, col: str, known: pd.Series, source: str) -> None:
     unknown = ~ratings[col].isin(known.to_numpy()).to_numpy()
     bad = first(unknown)
     if bad is not None:
         raise MovieLensFormatError(
-            path, bad + 1, f"{col} {int(ratings[col].iloc[bad])} does not appear in {source}")
+            path, bad + 1, f"{col} {int(ratings[col].iloc[bad])} does not appear in {source}"
+        )
 
 
-def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None = None,
-                   download: bool = True) -> MovieLens:
+def load_movielens(
+    name: str = "ml-1m", data_dir: str | os.PathLike[str] | None = None, download: bool = True
+) -> MovieLens:
     """Find (see :func:`resolve_dataset_dir`), verify, parse and cross-check a release.
 
     Before parsing, each file is checked against what its release fixes (line counts, a
@@ -106,11 +113,11 @@ def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None 
 
     Raises:
         BadArgumentError: an unknown name, or ``download`` not a bool.
-        DataUnavailableError: the data is missing (see :func:`resolve_dataset_dir`).
-        MovieLensFormatError: a malformed, truncated or re-encoded file (names file and line),
-            or a rating whose movie or user is not listed.
-        DataDamagedError: counts that differ from the release's.
-        EnvironmentRefusedError: a file cannot be read (permission) or the cache written.
+        ~recsys_utils.errors.DataUnavailableError: the data is missing (see :func:`resolve_dataset_dir`).
+        ~recsys_utils.errors.MovieLensFormatError: a malformed, truncated or re-encoded file (names file and
+            line), or a rating whose movie or user is not listed.
+        ~recsys_utils.errors.DataDamagedError: counts that differ from the release's.
+        ~recsys_utils.errors.EnvironmentRefusedError: a file cannot be read (permission) or the cache written.
     """
     spec = get_spec(name)
     if not isinstance(download, bool):
@@ -126,19 +133,20 @@ def load_movielens(name: str = "ml-1m", data_dir: str | os.PathLike[str] | None 
             check_files(folder, spec, facts, source)
         ratings = read_r(ratings_path)
         movies = read_m(folder / spec.files["movies"])
-        users = (read_u(folder / spec.files["users"]) if read_u is not None
-                 else parse_modern.users_from_ratings(ratings))
+        users = (
+            read_u(folder / spec.files["users"])
+            if read_u is not None
+            else parse_modern.users_from_ratings(ratings)
+        )
     except EnvironmentRefusedError:
         raise
     except OSError as err:
-        raise EnvironmentRefusedError(err.filename or folder, "read", err,
-                                      "check that the file is readable") from err
-    _check_references(ratings_path, ratings, "movie_id", movies["movie_id"],
-                      spec.files["movies"])
+        raise EnvironmentRefusedError(
+            err.filename or folder, "read", err, "check that the file is readable"
+        ) from err
+    _check_references(ratings_path, ratings, "movie_id", movies["movie_id"], spec.files["movies"])
     if "users" in spec.files:
-        _check_references(ratings_path, ratings, "user_id", users["user_id"],
-                          spec.files["users"])
+        _check_references(ratings_path, ratings, "user_id", users["user_id"], spec.files["users"])
     if facts is not None:
-        check_counts(folder, spec, facts, source,
-                     {"ratings": ratings, "movies": movies, "users": users})
+        check_counts(folder, spec, facts, source, {"ratings": ratings, "movies": movies, "users": users})
     return MovieLens(name=name, path=folder, ratings=ratings, movies=movies, users=users)

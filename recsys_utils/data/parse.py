@@ -65,12 +65,14 @@ def _ratings_frame(path: Path, df: pd.DataFrame) -> pd.DataFrame:
     check_rating_ids(path, df)
     check_range(path, df, "rating", _RATING_MIN, _RATING_MAX)
     check_rating_pairs(path, df)
-    return pd.DataFrame({
-        "user_id": df["user_id"].to_numpy(np.int32),
-        "movie_id": df["movie_id"].to_numpy(np.int32),
-        "rating": df["rating"].to_numpy(np.int8),
-        "timestamp": df["timestamp"].to_numpy(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": df["user_id"].to_numpy(np.int32),
+            "movie_id": df["movie_id"].to_numpy(np.int32),
+            "rating": df["rating"].to_numpy(np.int8),
+            "timestamp": df["timestamp"].to_numpy(np.int64),
+        }
+    )
 
 
 RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
@@ -87,15 +89,14 @@ def read_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
         ``rating`` int8 (1..5), ``timestamp`` int64.
 
     Raises:
-        MovieLensFormatError: wrong field count, non-integer value, rating outside 1..5,
+        ~recsys_utils.errors.MovieLensFormatError: wrong field count, non-integer value, rating outside 1..5,
             id outside 1..2**31-1, duplicate (user, movie) pair.
     """
     path = Path(path)
     return _ratings_frame(path, read_table(path, "::", RATING_COLUMNS, RATING_COLUMNS))
 
 
-def check_genres(path: Path, genres: pd.Series,
-                 vocabulary: tuple[str, ...] = ML1M_GENRES) -> None:
+def check_genres(path: Path, genres: pd.Series, vocabulary: tuple[str, ...] = ML1M_GENRES) -> None:
     """Every non-empty genres string is ``|``-separated names of ``vocabulary`` without
     repeats; row ``i`` of ``genres`` is line ``i + 1``."""
     valid = set(vocabulary)
@@ -105,8 +106,9 @@ def check_genres(path: Path, genres: pd.Series,
     if unknown.any():
         row = int(exploded.index[first(unknown.to_numpy())])
         bad = exploded[unknown].iloc[0]
-        raise MovieLensFormatError(path, row + 1, f"unknown genre {bad!r} in "
-                                   f"{genres.iloc[row]!r}; valid: {'|'.join(vocabulary)}")
+        raise MovieLensFormatError(
+            path, row + 1, f"unknown genre {bad!r} in {genres.iloc[row]!r}; valid: {'|'.join(vocabulary)}"
+        )
     pairs = pd.DataFrame({"row": exploded.index.to_numpy(), "genre": exploded.to_numpy()})
     repeated = first(pairs.duplicated().to_numpy())
     if repeated is not None:
@@ -122,19 +124,21 @@ def read_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
         (pipe-separated ML-1M genre names, ``""`` when none).
 
     Raises:
-        MovieLensFormatError: wrong field count, non-integer id, unknown or repeated genre,
-            duplicate movie id.
+        ~recsys_utils.errors.MovieLensFormatError: wrong field count, non-integer id, unknown or repeated
+            genre, duplicate movie id.
     """
     path = Path(path)
     df = read_table(path, "::", ("movie_id", "title", "genres"), ("movie_id",))
     check_range(path, df, "movie_id", 1, INT32_MAX)
     check_unique(path, df, ["movie_id"], "movie id")
     check_genres(path, df["genres"])
-    return pd.DataFrame({
-        "movie_id": df["movie_id"].to_numpy(np.int32),
-        "title": df["title"].astype(str),
-        "genres": df["genres"].astype(str),
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": df["movie_id"].to_numpy(np.int32),
+            "title": df["title"].astype(str),
+            "genres": df["genres"].astype(str),
+        }
+    )
 
 
 def read_users(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -146,24 +150,27 @@ def read_users(path: str | os.PathLike[str]) -> pd.DataFrame:
         (0..20), ``zip_code`` str.
 
     Raises:
-        MovieLensFormatError: wrong field count, non-integer value, gender not M/F, unknown
-            age or occupation code, duplicate user id.
+        ~recsys_utils.errors.MovieLensFormatError: wrong field count, non-integer value, gender not M/F,
+            unknown age or occupation code, duplicate user id.
     """
     path = Path(path)
-    df = read_table(path, "::", ("user_id", "gender", "age", "occupation", "zip_code"),
-                     ("user_id", "age", "occupation"))
+    df = read_table(
+        path, "::", ("user_id", "gender", "age", "occupation", "zip_code"), ("user_id", "age", "occupation")
+    )
     check_range(path, df, "user_id", 1, INT32_MAX)
     check_unique(path, df, ["user_id"], "user id")
     check_allowed(path, df, "gender", ("M", "F"))
     check_allowed(path, df, "age", ML1M_AGE_CODES)
     check_range(path, df, "occupation", ML1M_OCCUPATIONS.start, ML1M_OCCUPATIONS.stop - 1)
-    return pd.DataFrame({
-        "user_id": df["user_id"].to_numpy(np.int32),
-        "gender": df["gender"].astype(str),
-        "age": df["age"].to_numpy(np.int16),
-        "occupation": df["occupation"].to_numpy(np.int16),
-        "zip_code": df["zip_code"].astype(str),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": df["user_id"].to_numpy(np.int32),
+            "gender": df["gender"].astype(str),
+            "age": df["age"].to_numpy(np.int16),
+            "occupation": df["occupation"].to_numpy(np.int16),
+            "zip_code": df["zip_code"].astype(str),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- ML-100K parsers
@@ -178,8 +185,9 @@ def read_ml100k_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
     return _ratings_frame(path, read_table(path, "\t", RATING_COLUMNS, RATING_COLUMNS))
 
 
-_ML100K_ITEM_COLUMNS = ("movie_id", "title", "release_date", "video_release_date",
-                        "imdb_url") + tuple(f"g_{g}" for g in ML100K_GENRES)
+_ML100K_ITEM_COLUMNS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url") + tuple(
+    f"g_{g}" for g in ML100K_GENRES
+)
 
 
 def read_ml100k_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -190,7 +198,7 @@ def read_ml100k_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
     :data:`ML1M_GENRES` order; the flag "unknown" is dropped (so it may be ``""``).
 
     Raises:
-        MovieLensFormatError: wrong field count, non-integer id, a flag other than 0/1,
+        ~recsys_utils.errors.MovieLensFormatError: wrong field count, non-integer id, a flag other than 0/1,
             duplicate movie id.
     """
     path = Path(path)
@@ -203,16 +211,18 @@ def read_ml100k_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
     if bad_cell.any():
         row, col = np.argwhere(bad_cell)[0]
         raise MovieLensFormatError(
-            path, int(row) + 1, f"genre flag {ML100K_GENRES[col]!r} must be 0 or 1, "
-            f"got {flags[row, col]!r}")
+            path, int(row) + 1, f"genre flag {ML100K_GENRES[col]!r} must be 0 or 1, got {flags[row, col]!r}"
+        )
     on = flags[:, 1:] == "1"  # drop "unknown"; the rest is ML1M_GENRES order
     names = np.array(ML1M_GENRES, dtype=object)
     genres = ["|".join(names[mask]) for mask in on]
-    return pd.DataFrame({
-        "movie_id": df["movie_id"].to_numpy(np.int32),
-        "title": df["title"].astype(str),
-        "genres": pd.Series(genres, dtype=str),
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": df["movie_id"].to_numpy(np.int32),
+            "title": df["title"].astype(str),
+            "genres": pd.Series(genres, dtype=str),
+        }
+    )
 
 
 def read_ml100k_users(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -222,19 +232,17 @@ def read_ml100k_users(path: str | os.PathLike[str]) -> pd.DataFrame:
     and ``age`` the age in years (int16).
     """
     path = Path(path)
-    df = read_table(path, "|", ("user_id", "age", "gender", "occupation", "zip_code"),
-                     ("user_id", "age"))
+    df = read_table(path, "|", ("user_id", "age", "gender", "occupation", "zip_code"), ("user_id", "age"))
     check_range(path, df, "user_id", 1, INT32_MAX)
     check_unique(path, df, ["user_id"], "user id")
     check_allowed(path, df, "gender", ("M", "F"))
     check_range(path, df, "age", 0, ML100K_MAX_AGE)
-    return pd.DataFrame({
-        "user_id": df["user_id"].to_numpy(np.int32),
-        "gender": df["gender"].astype(str),
-        "age": df["age"].to_numpy(np.int16),
-        "occupation": df["occupation"].astype(str),
-        "zip_code": df["zip_code"].astype(str),
-    })
-
-
-
+    return pd.DataFrame(
+        {
+            "user_id": df["user_id"].to_numpy(np.int32),
+            "gender": df["gender"].astype(str),
+            "age": df["age"].to_numpy(np.int16),
+            "occupation": df["occupation"].astype(str),
+            "zip_code": df["zip_code"].astype(str),
+        }
+    )

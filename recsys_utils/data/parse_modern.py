@@ -36,8 +36,16 @@ from recsys_utils.data.table import (
 )
 from recsys_utils.errors import MovieLensFormatError
 
-__all__ = ["CSV_MOVIES_HEADER", "CSV_RATINGS_HEADER", "HALF_STARS", "read_csv_movies",
-           "read_csv_ratings", "read_ml10m_movies", "read_ml10m_ratings", "users_from_ratings"]
+__all__ = [
+    "CSV_MOVIES_HEADER",
+    "CSV_RATINGS_HEADER",
+    "HALF_STARS",
+    "read_csv_movies",
+    "read_csv_ratings",
+    "read_ml10m_movies",
+    "read_ml10m_ratings",
+    "users_from_ratings",
+]
 
 #: The ratings of the later releases: half stars from 0.5 to 5.0.
 HALF_STARS: tuple[float, ...] = tuple(k / 2 for k in range(1, 11))
@@ -52,15 +60,18 @@ def _half_star_frame(path: Path, df: pd.DataFrame, header_lines: int = 0) -> pd.
     twice = df["rating"].to_numpy(np.float64) * 2
     bad = first((twice != np.round(twice)) | (twice < 1) | (twice > len(HALF_STARS)))
     if bad is not None:
-        raise MovieLensFormatError(path, bad + 1, f"rating {df['rating'].iloc[bad]:g} is not "
-                                   "a half star from 0.5 to 5.0")
+        raise MovieLensFormatError(
+            path, bad + 1, f"rating {df['rating'].iloc[bad]:g} is not a half star from 0.5 to 5.0"
+        )
     check_rating_pairs(path, df, header_lines)
-    return pd.DataFrame({
-        "user_id": df["user_id"].to_numpy(np.int32),
-        "movie_id": df["movie_id"].to_numpy(np.int32),
-        "rating": df["rating"].to_numpy(np.float32),
-        "timestamp": df["timestamp"].to_numpy(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": df["user_id"].to_numpy(np.int32),
+            "movie_id": df["movie_id"].to_numpy(np.int32),
+            "rating": df["rating"].to_numpy(np.float32),
+            "timestamp": df["timestamp"].to_numpy(np.int64),
+        }
+    )
 
 
 def read_ml10m_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -71,8 +82,9 @@ def read_ml10m_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
         (0.5 .. 5.0), ``timestamp`` int64.
     """
     path = Path(path)
-    df = read_table(path, "::", RATING_COLUMNS, ("user_id", "movie_id", "timestamp"),
-                    float_columns=("rating",))
+    df = read_table(
+        path, "::", RATING_COLUMNS, ("user_id", "movie_id", "timestamp"), float_columns=("rating",)
+    )
     return _half_star_frame(path, df)
 
 
@@ -80,8 +92,15 @@ def read_csv_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Parse ``ratings.csv`` of ML-20M, ML-25M, ML-32M (header
     ``userId,movieId,rating,timestamp``); same frame as :func:`read_ml10m_ratings`."""
     path = Path(path)
-    df = read_table(path, ",", RATING_COLUMNS, ("user_id", "movie_id", "timestamp"),
-                    float_columns=("rating",), encoding="utf-8", header=CSV_RATINGS_HEADER)
+    df = read_table(
+        path,
+        ",",
+        RATING_COLUMNS,
+        ("user_id", "movie_id", "timestamp"),
+        float_columns=("rating",),
+        encoding="utf-8",
+        header=CSV_RATINGS_HEADER,
+    )
     with shifted_lines(1):
         return _half_star_frame(path, df, header_lines=1)
 
@@ -95,15 +114,18 @@ def _movies_frame(path: Path, df: pd.DataFrame, header_lines: int = 0) -> pd.Dat
     alone = (genres == NO_GENRES_LISTED).to_numpy()
     bad = first(marked & ~alone)
     if bad is not None:
-        raise MovieLensFormatError(path, bad + 1, f"{NO_GENRES_LISTED!r} must stand alone, "
-                                   f"got {genres.iloc[bad]!r}")
+        raise MovieLensFormatError(
+            path, bad + 1, f"{NO_GENRES_LISTED!r} must stand alone, got {genres.iloc[bad]!r}"
+        )
     genres = genres.mask(alone, "")
     check_genres(path, genres, MODERN_GENRES)
-    return pd.DataFrame({
-        "movie_id": df["movie_id"].to_numpy(np.int32),
-        "title": df["title"].astype(str),
-        "genres": genres.reset_index(drop=True),
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": df["movie_id"].to_numpy(np.int32),
+            "title": df["title"].astype(str),
+            "genres": genres.reset_index(drop=True),
+        }
+    )
 
 
 def read_ml10m_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -136,15 +158,18 @@ def read_csv_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
     check_encoding(path, raw, "utf-8")
     header = raw.split(b"\n", 1)[0].decode("utf-8")
     if header != CSV_MOVIES_HEADER:
-        raise MovieLensFormatError(path, 1, f"expected the header {CSV_MOVIES_HEADER!r}, "
-                                   f"found {header[:100]!r}")
+        raise MovieLensFormatError(
+            path, 1, f"expected the header {CSV_MOVIES_HEADER!r}, found {header[:100]!r}"
+        )
     try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, na_filter=False, skip_blank_lines=False,
-                         encoding="utf-8", engine="c")
+        df = pd.read_csv(
+            io.BytesIO(raw), dtype=str, na_filter=False, skip_blank_lines=False, encoding="utf-8", engine="c"
+        )
     except pd.errors.ParserError as err:
         found = re.search(r"line (\d+)", str(err))
-        raise MovieLensFormatError(path, int(found.group(1)) if found else 1,
-                                   f"not valid CSV: {err}") from None
+        raise MovieLensFormatError(
+            path, int(found.group(1)) if found else 1, f"not valid CSV: {err}"
+        ) from None
     df.columns = list(_MOVIE_COLUMNS)
     with shifted_lines(1):
         short = first(df["genres"].isna().to_numpy() | (df["movie_id"] == "").to_numpy())
@@ -153,8 +178,9 @@ def read_csv_movies(path: str | os.PathLike[str]) -> pd.DataFrame:
         ids = df["movie_id"]
         bad = first(~ids.str.fullmatch(r"[0-9]{1,18}").fillna(False).astype(bool))
         if bad is not None:
-            raise MovieLensFormatError(path, bad + 1,
-                                       f"movie_id is not a non-negative integer: {ids.iloc[bad]!r}")
+            raise MovieLensFormatError(
+                path, bad + 1, f"movie_id is not a non-negative integer: {ids.iloc[bad]!r}"
+            )
         df["movie_id"] = ids.astype(np.int64)
         return _movies_frame(path, df, header_lines=1)
 

@@ -59,48 +59,53 @@ class DatasetSpec:
 _CSV_FREE_FILES = MappingProxyType({"ratings": "ratings.dat", "movies": "movies.dat"})
 _CSV_FILES = MappingProxyType({"ratings": "ratings.csv", "movies": "movies.csv"})
 
-DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({
-    "ml-1m": DatasetSpec(
-        name="ml-1m",
-        url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
-        files=MappingProxyType(
-            {"ratings": "ratings.dat", "movies": "movies.dat", "users": "users.dat"}),
-        size=5_917_549,
-        md5="c4d9eecfca2ab87c1945afe126590906",
-        sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
-        title="MovieLens 1M",
-    ),
-    "ml-100k": DatasetSpec(
-        name="ml-100k",
-        url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        files=MappingProxyType(
-            {"ratings": "u.data", "movies": "u.item", "users": "u.user"}),
-        md5="0e33842e24a9c977be4e0107933c0723",
-        title="MovieLens 100K",
-    ),
-    # The later releases: GroupLens publishes each archive's MD5 (``<url>.md5``); the values
-    # below are those files' as quoted by several public projects (not fetched from
-    # GroupLens here). Their sizes and SHA-256 are not published: not checked.
-    "ml-10m": DatasetSpec(
-        name="ml-10m",
-        url="https://files.grouplens.org/datasets/movielens/ml-10m.zip",
-        files=_CSV_FREE_FILES,
-        md5="ce571fd55effeba0271552578f2648bd",
-        title="MovieLens 10M",
-        archive_folder="ml-10M100K",
-        encoding=None,
-    ),
-    **{name: DatasetSpec(
-        name=name,
-        url=f"https://files.grouplens.org/datasets/movielens/{name}.zip",
-        files=_CSV_FILES,
-        md5=md5,
-        title=f"MovieLens {name[3:].upper()}",
-        encoding="utf-8",
-    ) for name, md5 in (("ml-20m", "cd245b17a1ae2cc31bb14903e1204af3"),
-                        ("ml-25m", "6b51fb2759a8657d3bfcbfc42b592ada"),
-                        ("ml-32m", "d472be332d4daa821edc399621853b57"))},
-})
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
+    {
+        "ml-1m": DatasetSpec(
+            name="ml-1m",
+            url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+            files=MappingProxyType({"ratings": "ratings.dat", "movies": "movies.dat", "users": "users.dat"}),
+            size=5_917_549,
+            md5="c4d9eecfca2ab87c1945afe126590906",
+            sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+            title="MovieLens 1M",
+        ),
+        "ml-100k": DatasetSpec(
+            name="ml-100k",
+            url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+            files=MappingProxyType({"ratings": "u.data", "movies": "u.item", "users": "u.user"}),
+            md5="0e33842e24a9c977be4e0107933c0723",
+            title="MovieLens 100K",
+        ),
+        # The later releases: GroupLens publishes each archive's MD5 (``<url>.md5``); the values
+        # below are those files' as quoted by several public projects (not fetched from
+        # GroupLens here). Their sizes and SHA-256 are not published: not checked.
+        "ml-10m": DatasetSpec(
+            name="ml-10m",
+            url="https://files.grouplens.org/datasets/movielens/ml-10m.zip",
+            files=_CSV_FREE_FILES,
+            md5="ce571fd55effeba0271552578f2648bd",
+            title="MovieLens 10M",
+            archive_folder="ml-10M100K",
+            encoding=None,
+        ),
+        **{
+            name: DatasetSpec(
+                name=name,
+                url=f"https://files.grouplens.org/datasets/movielens/{name}.zip",
+                files=_CSV_FILES,
+                md5=md5,
+                title=f"MovieLens {name[3:].upper()}",
+                encoding="utf-8",
+            )
+            for name, md5 in (
+                ("ml-20m", "cd245b17a1ae2cc31bb14903e1204af3"),
+                ("ml-25m", "6b51fb2759a8657d3bfcbfc42b592ada"),
+                ("ml-32m", "d472be332d4daa821edc399621853b57"),
+            )
+        },
+    }
+)
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -54,15 +54,16 @@ def _from_folder(folder: Path, name: str, what: str) -> Path:
     if held:
         raise DataUnavailableError(
             f"{what}: {folder} lacks {', '.join(missing_files(folder, spec))} "
-            f"(give the '{name}' folder itself, or a folder holding '{name}/')")
+            f"(give the '{name}' folder itself, or a folder holding '{name}/')"
+        )
     raise DataUnavailableError(
-        f"{what}: {folder} holds no '{name}/' folder and none of its files "
-        f"({', '.join(spec.files.values())})")
+        f"{what}: {folder} holds no '{name}/' folder and none of its files ({', '.join(spec.files.values())})"
+    )
 
 
-def resolve_dataset_dir(name: str = "ml-1m",
-                        data_dir: str | os.PathLike[str] | None = None,
-                        download: bool = True) -> Path:
+def resolve_dataset_dir(
+    name: str = "ml-1m", data_dir: str | os.PathLike[str] | None = None, download: bool = True
+) -> Path:
     """Find (or fetch) the folder holding dataset ``name``'s files.
 
     Order: ``data_dir`` argument > ``RECSYS_DATA_DIR`` > cache (extracted folder, then a
@@ -70,11 +71,12 @@ def resolve_dataset_dir(name: str = "ml-1m",
 
     Raises:
         BadArgumentError: an unknown name.
-        DataUnavailableError: ``data_dir`` or ``RECSYS_DATA_DIR`` is missing or lacks the
+        ~recsys_utils.errors.DataUnavailableError: ``data_dir`` or ``RECSYS_DATA_DIR`` is missing or lacks the
             dataset (the message says what is missing), or nothing is found and downloading
             is off or fails.
-        ChecksumMismatchError, ArchiveError: a cached or downloaded archive is bad.
-        EnvironmentRefusedError: the cache cannot be written.
+        ~recsys_utils.errors.ChecksumMismatchError, ~recsys_utils.errors.ArchiveError: a cached or downloaded
+            archive is bad.
+        ~recsys_utils.errors.EnvironmentRefusedError: the cache cannot be written.
     """
     spec = get_spec(name)
     if data_dir is not None:
@@ -82,8 +84,9 @@ def resolve_dataset_dir(name: str = "ml-1m",
 
     env = os.environ.get(DATA_DIR_ENV)
     if env:
-        return _from_folder(Path(env).expanduser(), name,
-                            f"{DATA_DIR_ENV}={env!r} (unset it to use the cache)")
+        return _from_folder(
+            Path(env).expanduser(), name, f"{DATA_DIR_ENV}={env!r} (unset it to use the cache)"
+        )
 
     cache = cache_dir()
     folder = cache / name
@@ -94,5 +97,5 @@ def resolve_dataset_dir(name: str = "ml-1m",
     if (cache / f"{name}.zip").is_file():
         return fill_cache(spec, cache, spec.expected, fetch=None)
     raise DataUnavailableError(
-        f"MovieLens {name!r} is not available locally and download=False.\n"
-        + how_to(spec, cache))
+        f"MovieLens {name!r} is not available locally and download=False.\n" + how_to(spec, cache)
+    )

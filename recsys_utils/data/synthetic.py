@@ -56,43 +56,114 @@ _ENCODING = "latin-1"
 _AGE_CODES = (1, 18, 25, 35, 45, 50, 56)
 _AGE_WEIGHTS = (222, 1103, 2096, 1193, 550, 496, 380)  # ML-1M's users per age code
 _ML100K_OCCUPATIONS = (
-    "administrator", "artist", "doctor", "educator", "engineer", "entertainment",
-    "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing", "none",
-    "other", "programmer", "retired", "salesman", "scientist", "student", "technician",
+    "administrator",
+    "artist",
+    "doctor",
+    "educator",
+    "engineer",
+    "entertainment",
+    "executive",
+    "healthcare",
+    "homemaker",
+    "lawyer",
+    "librarian",
+    "marketing",
+    "none",
+    "other",
+    "programmer",
+    "retired",
+    "salesman",
+    "scientist",
+    "student",
+    "technician",
     "writer",
 )
 # Relative frequency of each ML1M_GENRES entry among movies (rough ML-1M shape).
-_GENRE_WEIGHTS = np.array([
-    503, 283, 105, 251, 1200, 211, 127, 1603, 68, 44, 343, 114, 106, 471, 276, 492, 143, 68,
-], dtype=float)
+_GENRE_WEIGHTS = np.array(
+    [
+        503,
+        283,
+        105,
+        251,
+        1200,
+        211,
+        127,
+        1603,
+        68,
+        44,
+        343,
+        114,
+        106,
+        471,
+        276,
+        492,
+        143,
+        68,
+    ],
+    dtype=float,
+)
 _ADJECTIVES = (
-    "Silent", "Last", "Broken", "Golden", "Hidden", "Wild", "Crimson", "Lost", "Endless",
-    "Frozen", "Distant", "Burning", "Midnight", "Little", "Dark", "Secret", "Brave", "Lonely",
+    "Silent",
+    "Last",
+    "Broken",
+    "Golden",
+    "Hidden",
+    "Wild",
+    "Crimson",
+    "Lost",
+    "Endless",
+    "Frozen",
+    "Distant",
+    "Burning",
+    "Midnight",
+    "Little",
+    "Dark",
+    "Secret",
+    "Brave",
+    "Lonely",
 )
 _NOUNS = (
-    "Harbor", "Summer", "Kingdom", "River", "Detective", "Garden", "Storm", "Letters",
-    "Station", "Empire", "Heart", "Journey", "Shadows", "Island", "Game", "Voyage", "Night",
+    "Harbor",
+    "Summer",
+    "Kingdom",
+    "River",
+    "Detective",
+    "Garden",
+    "Storm",
+    "Letters",
+    "Station",
+    "Empire",
+    "Heart",
+    "Journey",
+    "Shadows",
+    "Island",
+    "Game",
+    "Voyage",
+    "Night",
     "Circus",
 )
 # Latin-1 (not ASCII) words, as in ML-1M titles such as "Misérables, Les (1995)".
-_ACCENTED = ("Café", "Señor", "Müller", "Kådisbellan", "Misérables", "Noël", "Façade",
-             "Über", "Ça", "Amélie")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-           "Dec")
+_ACCENTED = ("Café", "Señor", "Müller", "Kådisbellan", "Misérables", "Noël", "Façade", "Über", "Ça", "Amélie")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _T_START, _T_END = 956_703_932, 1_046_454_590  # ML-1M's first and last timestamps
 
 
 def _check_args(variant: str, n_users: int, n_movies: int, min_ratings: int) -> int:
     """Validate the arguments; return the number of movies that get ratings."""
     check_choice("variant", variant, VARIANTS)
-    for arg, value, low in (("n_users", n_users, 1), ("n_movies", n_movies, 2),
-                            ("min_ratings", min_ratings, 1)):
+    for arg, value, low in (
+        ("n_users", n_users, 1),
+        ("n_movies", n_movies, 2),
+        ("min_ratings", min_ratings, 1),
+    ):
         check_int(arg, value, low=low)
     n_rated = n_movies - max(1, round(0.05 * n_movies))
     if min_ratings > n_rated:
-        raise BadArgumentError("min_ratings", min_ratings,
-                               f"exceeds the {n_rated} movies that get ratings out of "
-                               f"n_movies={n_movies}; raise n_movies")
+        raise BadArgumentError(
+            "min_ratings",
+            min_ratings,
+            f"exceeds the {n_rated} movies that get ratings out of n_movies={n_movies}; raise n_movies",
+        )
     return n_rated
 
 
@@ -138,8 +209,9 @@ def _titles(rng: np.random.Generator, n_movies: int) -> list[str]:
     return titles
 
 
-def _ratings(rng: np.random.Generator, flags: np.ndarray, n_users: int, n_rated: int,
-             min_ratings: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ratings(
+    rng: np.random.Generator, flags: np.ndarray, n_users: int, n_rated: int, min_ratings: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample who rates what and how.
 
     Returns:
@@ -157,15 +229,16 @@ def _ratings(rng: np.random.Generator, flags: np.ndarray, n_users: int, n_rated:
     for u in range(n_users):
         taste = rng.normal(0.0, 0.3, size=n_genres)
         order = rng.permutation(n_genres)
-        taste[order[:3]] += 2.0   # liked genres
+        taste[order[:3]] += 2.0  # liked genres
         taste[order[3:6]] -= 2.0  # disliked genres
         affinity = genre_share[rated] @ taste  # (n_rated,)
         weight = popularity[rated] * np.exp(0.3 * affinity)
         extra = int(rng.geometric(1.0 / (1.0 + 1.5 * min_ratings))) - 1
         k = min(n_rated, min_ratings + extra)
         chosen = rng.choice(n_rated, size=k, replace=False, p=weight / weight.sum())
-        score = (rng.normal(0.0, 0.25) + quality[rated[chosen]] + affinity[chosen]
-                 + rng.normal(0.0, 0.45, size=k))
+        score = (
+            rng.normal(0.0, 0.25) + quality[rated[chosen]] + affinity[chosen] + rng.normal(0.0, 0.45, size=k)
+        )
         users.append(np.full(k, u))
         movies.append(rated[chosen])
         scores.append(score)
@@ -197,9 +270,15 @@ def _write_lines(path: Path, lines: Sequence[str]) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
-def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = "ml-1m",
-                              n_users: int = 60, n_movies: int = 200, seed: int = 0,
-                              min_ratings: int = 20) -> Path:
+def write_synthetic_movielens(
+    folder: str | os.PathLike[str],
+    *,
+    variant: str = "ml-1m",
+    n_users: int = 60,
+    n_movies: int = 200,
+    seed: int = 0,
+    min_ratings: int = 20,
+) -> Path:
     """Write a synthetic MovieLens release into ``<folder>/<variant>/``; return that folder.
 
     ML-1M layout: ``ratings.dat`` (``UserID::MovieID::Rating::Timestamp``), ``movies.dat``
@@ -234,47 +313,66 @@ def write_synthetic_movielens(folder: str | os.PathLike[str], *, variant: str = 
     out.mkdir(parents=True, exist_ok=True)
     genre_names = np.array(ML1M_GENRES, dtype=object)
     if variant == "ml-1m":
-        _write_lines(out / "ratings.dat", [
-            f"{u + 1}::{ids[m]}::{r}::{t}" for u, m, r, t in zip(users, movies, stars, stamps)])
-        _write_lines(out / "movies.dat", [
-            f"{ids[m]}::{titles[m]}::{'|'.join(genre_names[flags[m]])}"
-            for m in range(n_movies)])
-        _write_lines(out / "users.dat", [
-            f"{u}::{'M' if rng.random() < 0.72 else 'F'}::"
-            f"{rng.choice(_AGE_CODES, p=np.array(_AGE_WEIGHTS) / sum(_AGE_WEIGHTS))}::"
-            f"{int(rng.integers(0, 21))}::{_zip_code(rng)}"
-            for u in range(1, n_users + 1)])
+        _write_lines(
+            out / "ratings.dat",
+            [f"{u + 1}::{ids[m]}::{r}::{t}" for u, m, r, t in zip(users, movies, stars, stamps)],
+        )
+        _write_lines(
+            out / "movies.dat",
+            [f"{ids[m]}::{titles[m]}::{'|'.join(genre_names[flags[m]])}" for m in range(n_movies)],
+        )
+        _write_lines(
+            out / "users.dat",
+            [
+                f"{u}::{'M' if rng.random() < 0.72 else 'F'}::"
+                f"{rng.choice(_AGE_CODES, p=np.array(_AGE_WEIGHTS) / sum(_AGE_WEIGHTS))}::"
+                f"{int(rng.integers(0, 21))}::{_zip_code(rng)}"
+                for u in range(1, n_users + 1)
+            ],
+        )
         readme = "ratings.dat, movies.dat, users.dat in the MovieLens 1M format."
     elif variant in MODERN_VARIANTS:
-        readme = write_modern_files(out, variant, TwinArrays(
-            ids=ids, titles=titles, flags=flags, users=users, movies=movies, stars=stars,
-            stamps=stamps), seed)
+        readme = write_modern_files(
+            out,
+            variant,
+            TwinArrays(
+                ids=ids, titles=titles, flags=flags, users=users, movies=movies, stars=stars, stamps=stamps
+            ),
+            seed,
+        )
     else:
         order = np.argsort(stamps, kind="stable")
-        _write_lines(out / "u.data", [
-            f"{users[i] + 1}\t{ids[movies[i]]}\t{stars[i]}\t{stamps[i]}" for i in order])
+        _write_lines(
+            out / "u.data", [f"{users[i] + 1}\t{ids[movies[i]]}\t{stars[i]}\t{stamps[i]}" for i in order]
+        )
         item_lines = []
         for m in range(n_movies):
             year = titles[m].rsplit("(", 1)[1].rstrip(")")
             day, month = int(rng.integers(1, 29)), _MONTHS[int(rng.integers(0, 12))]
-            url = "http://us.imdb.com/M/title-exact?" + urllib.parse.quote(
-                titles[m], encoding=_ENCODING)
+            url = "http://us.imdb.com/M/title-exact?" + urllib.parse.quote(titles[m], encoding=_ENCODING)
             genre_flags = "|".join(["0"] + ["1" if f else "0" for f in flags[m]])
-            item_lines.append(f"{ids[m]}|{titles[m]}|{day:02d}-{month}-{year}||{url}|"
-                              f"{genre_flags}")
+            item_lines.append(f"{ids[m]}|{titles[m]}|{day:02d}-{month}-{year}||{url}|{genre_flags}")
         _write_lines(out / "u.item", item_lines)
-        _write_lines(out / "u.user", [
-            f"{u}|{int(rng.integers(7, 74))}|{'M' if rng.random() < 0.71 else 'F'}|"
-            f"{rng.choice(_ML100K_OCCUPATIONS)}|{_zip_code(rng)[:5]}"
-            for u in range(1, n_users + 1)])
+        _write_lines(
+            out / "u.user",
+            [
+                f"{u}|{int(rng.integers(7, 74))}|{'M' if rng.random() < 0.71 else 'F'}|"
+                f"{rng.choice(_ML100K_OCCUPATIONS)}|{_zip_code(rng)[:5]}"
+                for u in range(1, n_users + 1)
+            ],
+        )
         _write_lines(out / "u.genre", [f"{g}|{i}" for i, g in enumerate(ML100K_GENRES)])
         _write_lines(out / "u.occupation", list(_ML100K_OCCUPATIONS))
         readme = "u.data, u.item, u.user in the MovieLens 100K format."
-    write_synthetic_readme(out, variant, [
-        f"(variant={variant}, n_users={n_users}, n_movies={n_movies}, seed={seed}, "
-        f"min_ratings={min_ratings}).",
-        "No real rating is in here. " + readme,
-    ])
+    write_synthetic_readme(
+        out,
+        variant,
+        [
+            f"(variant={variant}, n_users={n_users}, n_movies={n_movies}, seed={seed}, "
+            f"min_ratings={min_ratings}).",
+            "No real rating is in here. " + readme,
+        ],
+    )
     return out
 
 
@@ -289,17 +387,16 @@ def facts_of_folder(folder: str | os.PathLike[str], variant: str = "ml-1m") -> R
     raw = {name: (folder / name).read_bytes() for name in names}
     ratings = PARSERS[variant][0](folder / spec.files["ratings"])
     return ReleaseFacts(
-        lines={name: data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-               for name, data in raw.items()},
+        lines={name: data.count(b"\n") + (0 if data.endswith(b"\n") else 1) for name, data in raw.items()},
         rated_users=int(ratings["user_id"].nunique()),
         rated_movies=int(ratings["movie_id"].nunique()),
-        md5={name: hashlib.md5(data, usedforsecurity=False).hexdigest()
-             for name, data in raw.items()},
+        md5={name: hashlib.md5(data, usedforsecurity=False).hexdigest() for name, data in raw.items()},
     )
 
 
-def write_synthetic_readme(folder: str | os.PathLike[str], variant: str = "ml-1m",
-                           description: Sequence[str] = ()) -> Path:
+def write_synthetic_readme(
+    folder: str | os.PathLike[str], variant: str = "ml-1m", description: Sequence[str] = ()
+) -> Path:
     """Write ``folder/README`` marking the folder as a synthetic twin, with its facts.
 
     The loader then checks the folder against these facts instead of the official
@@ -309,16 +406,20 @@ def write_synthetic_readme(folder: str | os.PathLike[str], variant: str = "ml-1m
     folder = Path(folder)
     check_choice("variant", variant, VARIANTS)
     facts = facts_of_folder(folder, variant)
-    _write_lines(folder / "README", [
-        f"{SYNTHETIC_MARK} written by recsys_utils.data.synthetic",
-        *description,
-        format_facts_line(facts),
-    ])
+    _write_lines(
+        folder / "README",
+        [
+            f"{SYNTHETIC_MARK} written by recsys_utils.data.synthetic",
+            *description,
+            format_facts_line(facts),
+        ],
+    )
     return folder / "README"
 
 
-def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-1m",
-                            **kw: int) -> dict[str, int | str]:
+def write_synthetic_archive(
+    path: str | os.PathLike[str], *, variant: str = "ml-1m", **kw: int
+) -> dict[str, int | str]:
     """Write a zip laid out like the official archive (``<variant>/ratings.dat``, ...).
 
     Deterministic: same arguments -> same bytes. ``kw`` goes to
@@ -339,12 +440,14 @@ def write_synthetic_archive(path: str | os.PathLike[str], *, variant: str = "ml-
             directory.external_attr = 0o40755 << 16 | 0x10
             zf.writestr(directory, b"")
             for file in sorted(folder.iterdir()):
-                info = zipfile.ZipInfo(f"{folder_in_archive}/{file.name}",
-                                       date_time=(2003, 3, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{folder_in_archive}/{file.name}", date_time=(2003, 3, 1, 0, 0, 0))
                 info.external_attr = 0o100644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, file.read_bytes())
     data = buffer.getvalue()
     path.write_bytes(data)
-    return {"size": len(data), "md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
-            "sha256": hashlib.sha256(data).hexdigest()}
+    return {
+        "size": len(data),
+        "md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }

@@ -75,15 +75,26 @@ def write_modern_files(out: Path, variant: str, twin: TwinArrays, seed: int) -> 
     ratings = _half_stars(twin, rng)
     if variant == "ml-10m":
         short = [r[:-2] if r.endswith(".0") else r for r in ratings]
-        _write(out / "ratings.dat", "".join(
-            f"{u + 1}::{twin.ids[m]}::{r}::{t}\n"
-            for u, m, r, t in zip(twin.users, twin.movies, short, twin.stamps)))
-        _write(out / "movies.dat", "".join(
-            f"{twin.ids[m]}::{twin.titles[m]}::{genres[m]}\n" for m in range(len(twin.ids))))
+        _write(
+            out / "ratings.dat",
+            "".join(
+                f"{u + 1}::{twin.ids[m]}::{r}::{t}\n"
+                for u, m, r, t in zip(twin.users, twin.movies, short, twin.stamps)
+            ),
+        )
+        _write(
+            out / "movies.dat",
+            "".join(f"{twin.ids[m]}::{twin.titles[m]}::{genres[m]}\n" for m in range(len(twin.ids))),
+        )
         return "ratings.dat and movies.dat in the MovieLens 10M format."
-    _write(out / "ratings.csv", "userId,movieId,rating,timestamp\n" + "".join(
-        f"{u + 1},{twin.ids[m]},{r},{t}\n"
-        for u, m, r, t in zip(twin.users, twin.movies, ratings, twin.stamps)))
+    _write(
+        out / "ratings.csv",
+        "userId,movieId,rating,timestamp\n"
+        + "".join(
+            f"{u + 1},{twin.ids[m]},{r},{t}\n"
+            for u, m, r, t in zip(twin.users, twin.movies, ratings, twin.stamps)
+        ),
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["movieId", "title", "genres"])

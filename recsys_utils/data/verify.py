@@ -41,8 +41,15 @@ from recsys_utils.data.registry import DatasetSpec
 from recsys_utils.data.table import check_encoding
 from recsys_utils.errors import DataDamagedError, DataWarning, MovieLensFormatError
 
-__all__ = ["RELEASE_FACTS", "SYNTHETIC_MARK", "ReleaseFacts", "check_counts", "check_files",
-           "facts_for", "format_facts_line"]
+__all__ = [
+    "RELEASE_FACTS",
+    "SYNTHETIC_MARK",
+    "ReleaseFacts",
+    "check_counts",
+    "check_files",
+    "facts_for",
+    "format_facts_line",
+]
 
 #: First words of the README of a synthetic twin.
 SYNTHETIC_MARK = "SYNTHETIC MovieLens-format data"
@@ -71,45 +78,72 @@ class ReleaseFacts:
     final_newline: bool | None = True
 
     def to_json(self) -> str:
-        return json.dumps({"lines": dict(self.lines), "rated_users": self.rated_users,
-                           "rated_movies": self.rated_movies, "md5": dict(self.md5)},
-                          sort_keys=True)
+        return json.dumps(
+            {
+                "lines": dict(self.lines),
+                "rated_users": self.rated_users,
+                "rated_movies": self.rated_movies,
+                "md5": dict(self.md5),
+            },
+            sort_keys=True,
+        )
 
 
-RELEASE_FACTS: Mapping[str, ReleaseFacts] = MappingProxyType({
-    "ml-1m": ReleaseFacts(
-        lines=MappingProxyType({"ratings.dat": 1_000_209, "movies.dat": 3_883,
-                                "users.dat": 6_040}),
-        rated_users=6_040,
-        rated_movies=3_706,
-        md5=MappingProxyType({"movies.dat": "ef9fd9ff8d1b33faf73e2122c371e910",
-                              "users.dat": "681c0711d0d4548cd3d4718a49c2dcd8"}),
-    ),
-    "ml-100k": ReleaseFacts(
-        lines=MappingProxyType({"u.data": 100_000, "u.item": 1_682, "u.user": 943}),
-        rated_users=943,
-        rated_movies=1_682,
-        md5=MappingProxyType({"u.data": "6e47046882bad158b0efbb84cd5cb987",
-                              "u.item": "c9e7f390115d79079537301d5204f3f7",
-                              "u.user": "1b53539edc13caad0282c8500608a319"}),
-    ),
-    # The later releases: the numbers of ratings, movies and users their READMEs publish
-    # (every user rated at least 20 movies). Not checked against the files here (they are
-    # not in the copies checked): the number of rated movies and the final line ends are not
-    # known, so they are not checked.
-    "ml-10m": ReleaseFacts(
-        lines=MappingProxyType({"ratings.dat": 10_000_054, "movies.dat": 10_681}),
-        rated_users=71_567, rated_movies=None, final_newline=None),
-    "ml-20m": ReleaseFacts(
-        lines=MappingProxyType({"ratings.csv": 20_000_263 + 1, "movies.csv": 27_278 + 1}),
-        rated_users=138_493, rated_movies=None, final_newline=None),
-    "ml-25m": ReleaseFacts(
-        lines=MappingProxyType({"ratings.csv": 25_000_095 + 1, "movies.csv": 62_423 + 1}),
-        rated_users=162_541, rated_movies=None, final_newline=None),
-    "ml-32m": ReleaseFacts(
-        lines=MappingProxyType({"ratings.csv": 32_000_204 + 1, "movies.csv": 87_585 + 1}),
-        rated_users=200_948, rated_movies=None, final_newline=None),
-})
+RELEASE_FACTS: Mapping[str, ReleaseFacts] = MappingProxyType(
+    {
+        "ml-1m": ReleaseFacts(
+            lines=MappingProxyType({"ratings.dat": 1_000_209, "movies.dat": 3_883, "users.dat": 6_040}),
+            rated_users=6_040,
+            rated_movies=3_706,
+            md5=MappingProxyType(
+                {
+                    "movies.dat": "ef9fd9ff8d1b33faf73e2122c371e910",
+                    "users.dat": "681c0711d0d4548cd3d4718a49c2dcd8",
+                }
+            ),
+        ),
+        "ml-100k": ReleaseFacts(
+            lines=MappingProxyType({"u.data": 100_000, "u.item": 1_682, "u.user": 943}),
+            rated_users=943,
+            rated_movies=1_682,
+            md5=MappingProxyType(
+                {
+                    "u.data": "6e47046882bad158b0efbb84cd5cb987",
+                    "u.item": "c9e7f390115d79079537301d5204f3f7",
+                    "u.user": "1b53539edc13caad0282c8500608a319",
+                }
+            ),
+        ),
+        # The later releases: the numbers of ratings, movies and users their READMEs publish
+        # (every user rated at least 20 movies). Not checked against the files here (they are
+        # not in the copies checked): the number of rated movies and the final line ends are not
+        # known, so they are not checked.
+        "ml-10m": ReleaseFacts(
+            lines=MappingProxyType({"ratings.dat": 10_000_054, "movies.dat": 10_681}),
+            rated_users=71_567,
+            rated_movies=None,
+            final_newline=None,
+        ),
+        "ml-20m": ReleaseFacts(
+            lines=MappingProxyType({"ratings.csv": 20_000_263 + 1, "movies.csv": 27_278 + 1}),
+            rated_users=138_493,
+            rated_movies=None,
+            final_newline=None,
+        ),
+        "ml-25m": ReleaseFacts(
+            lines=MappingProxyType({"ratings.csv": 25_000_095 + 1, "movies.csv": 62_423 + 1}),
+            rated_users=162_541,
+            rated_movies=None,
+            final_newline=None,
+        ),
+        "ml-32m": ReleaseFacts(
+            lines=MappingProxyType({"ratings.csv": 32_000_204 + 1, "movies.csv": 87_585 + 1}),
+            rated_users=200_948,
+            rated_movies=None,
+            final_newline=None,
+        ),
+    }
+)
 
 
 def format_facts_line(facts: ReleaseFacts) -> str:
@@ -121,14 +155,19 @@ def _synthetic_facts(readme: Path) -> ReleaseFacts | None:
     for line in readme.read_text(encoding="latin-1").splitlines():
         if line.startswith(FACTS_PREFIX):
             try:
-                raw = json.loads(line[len(FACTS_PREFIX):])
+                raw = json.loads(line[len(FACTS_PREFIX) :])
                 rated_movies = raw["rated_movies"]
-                return ReleaseFacts(lines=raw["lines"], rated_users=int(raw["rated_users"]),
-                                    rated_movies=None if rated_movies is None else int(rated_movies),
-                                    md5=raw.get("md5", {}))
+                return ReleaseFacts(
+                    lines=raw["lines"],
+                    rated_users=int(raw["rated_users"]),
+                    rated_movies=None if rated_movies is None else int(rated_movies),
+                    md5=raw.get("md5", {}),
+                )
             except (ValueError, KeyError, TypeError) as err:
-                raise DataDamagedError(f"{readme}: unreadable '{FACTS_PREFIX.strip()}' line "
-                                       f"({type(err).__name__}: {err})", readme) from None
+                raise DataDamagedError(
+                    f"{readme}: unreadable '{FACTS_PREFIX.strip()}' line ({type(err).__name__}: {err})",
+                    readme,
+                ) from None
     return None
 
 
@@ -152,27 +191,29 @@ def check_files(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: st
     differs.
 
     Raises:
-        MovieLensFormatError: a file with fewer or more lines than ``facts`` fix, or whose
-            last line has no line end (cut inside it); names the file and the line.
+        ~recsys_utils.errors.MovieLensFormatError: a file with fewer or more lines than ``facts`` fix, or
+            whose last line has no line end (cut inside it); names the file and the line.
     """
     for name, want in facts.lines.items():
         path = folder / name
         raw = path.read_bytes()
         n_lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
         if not raw:
-            raise MovieLensFormatError(
-                path, 1, f"file is empty; {source} has {want:,} lines in {name}")
+            raise MovieLensFormatError(path, 1, f"file is empty; {source} has {want:,} lines in {name}")
         check_encoding(path, raw, spec.encoding)  # before counting: UTF-16 has other line ends
         if facts.final_newline and not raw.endswith(b"\n"):
             raise MovieLensFormatError(
-                path, n_lines, f"the last line has no line end: the file is truncated "
-                f"({source} has {want:,} lines in {name}, each ending with a line end)")
+                path,
+                n_lines,
+                f"the last line has no line end: the file is truncated "
+                f"({source} has {want:,} lines in {name}, each ending with a line end)",
+            )
         if n_lines != want:
             where = min(n_lines, want) + 1
             short = "truncated or damaged" if n_lines < want else "damaged (lines added)"
             raise MovieLensFormatError(
-                path, where, f"the file has {n_lines:,} lines where {source} has {want:,}: "
-                f"it is {short}")
+                path, where, f"the file has {n_lines:,} lines where {source} has {want:,}: it is {short}"
+            )
         known = facts.md5.get(name)
         if known:
             got = hashlib.md5(raw, usedforsecurity=False).hexdigest()
@@ -180,18 +221,22 @@ def check_files(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: st
                 warnings.warn(
                     f"{path}: MD5 {got} differs from {source}'s {known}; its {n_lines:,} "
                     "lines are all there, so it is used (a copy with another line order or "
-                    "other line ends gives this)", DataWarning, stacklevel=3)
+                    "other line ends gives this)",
+                    DataWarning,
+                    stacklevel=3,
+                )
 
 
-def check_counts(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: str,
-                 frames: Mapping[str, pd.DataFrame]) -> None:
+def check_counts(
+    folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: str, frames: Mapping[str, pd.DataFrame]
+) -> None:
     """Check the parsed numbers of ratings, users, movies, rated users and rated movies.
 
     Args:
         frames: ``{"ratings": ..., "movies": ..., "users": ...}`` as parsed.
 
     Raises:
-        DataDamagedError: a number that differs from ``facts``; names the file counted.
+        ~recsys_utils.errors.DataDamagedError: a number that differs from ``facts``; names the file counted.
     """
     ratings = frames["ratings"]
     counted: list[tuple[str, str, Any, Any]] = []
@@ -199,14 +244,21 @@ def check_counts(folder: Path, spec: DatasetSpec, facts: ReleaseFacts, source: s
         if name in facts.lines:
             header = 1 if name.endswith(".csv") else 0
             counted.append((name, role, len(frames[role]), facts.lines[name] - header))
-    counted.append((spec.files["ratings"], "users with a rating",
-                    int(ratings["user_id"].nunique()), facts.rated_users))
+    counted.append(
+        (spec.files["ratings"], "users with a rating", int(ratings["user_id"].nunique()), facts.rated_users)
+    )
     if facts.rated_movies is not None:
-        counted.append((spec.files["ratings"], "movies with a rating",
-                        int(ratings["movie_id"].nunique()), facts.rated_movies))
+        counted.append(
+            (
+                spec.files["ratings"],
+                "movies with a rating",
+                int(ratings["movie_id"].nunique()),
+                facts.rated_movies,
+            )
+        )
     for name, what, got, want in counted:
         if got != want:
             path = folder / name
             raise DataDamagedError(
-                f"{path}: {got:,} {what} where {source} has {want:,}: the file is damaged",
-                path)
+                f"{path}: {got:,} {what} where {source} has {want:,}: the file is damaged", path
+            )

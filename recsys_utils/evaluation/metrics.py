@@ -21,9 +21,17 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "LIKE_SCORE_THRESHOLD", "METRICS", "accuracy", "balanced_accuracy", "roc_auc",
-    "predict_like", "classification_metrics", "majority_label", "exact_fraction",
-    "held_out_metrics_defined", "dropped_counts",
+    "LIKE_SCORE_THRESHOLD",
+    "METRICS",
+    "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "predict_like",
+    "classification_metrics",
+    "majority_label",
+    "exact_fraction",
+    "held_out_metrics_defined",
+    "dropped_counts",
 ]
 
 #: A like probability strictly above this predicts a like (Keras' ``binary_accuracy`` rule).
@@ -78,8 +86,9 @@ def predict_like(scores: np.ndarray, threshold: float = LIKE_SCORE_THRESHOLD) ->
     return (np.asarray(scores, dtype=np.float64) > threshold).astype(np.int8)
 
 
-def classification_metrics(y: np.ndarray, scores: np.ndarray,
-                           threshold: float = LIKE_SCORE_THRESHOLD) -> dict[str, float]:
+def classification_metrics(
+    y: np.ndarray, scores: np.ndarray, threshold: float = LIKE_SCORE_THRESHOLD
+) -> dict[str, float]:
     """Accuracy, balanced accuracy, ROC AUC and predicted like share of ``scores (n,)``
     against the 0/1 labels ``y (n,)``, predictions by :func:`predict_like`; every value is
     ``NaN`` when ``n == 0``."""
@@ -87,8 +96,12 @@ def classification_metrics(y: np.ndarray, scores: np.ndarray,
     if y_int.size == 0:
         return {k: math.nan for k in _ALL_KEYS}
     pred = predict_like(scores, threshold)
-    return {"accuracy": accuracy(y_int, pred), "balanced_accuracy": balanced_accuracy(y_int, pred),
-            "roc_auc": roc_auc(y_int, scores), "predicted_like_share": float(pred.mean())}
+    return {
+        "accuracy": accuracy(y_int, pred),
+        "balanced_accuracy": balanced_accuracy(y_int, pred),
+        "roc_auc": roc_auc(y_int, scores),
+        "predicted_like_share": float(pred.mean()),
+    }
 
 
 def held_out_metrics_defined(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -129,11 +142,19 @@ def dropped_counts(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.
         for metric in metrics:
             nan = part[metric].isna()
             per_user = nan.groupby(part["user_id"]).agg(["sum", "size"])
-            rows.append({"model": model, "metric": metric, "user_seeds": int(len(part)),
-                         "nan_user_seeds": int(nan.sum()), "users": int(len(per_user)),
-                         "users_partly_nan": int(((per_user["sum"] > 0)
-                                                  & (per_user["sum"] < per_user["size"])).sum()),
-                         "users_dropped": int((per_user["sum"] == per_user["size"]).sum())})
+            rows.append(
+                {
+                    "model": model,
+                    "metric": metric,
+                    "user_seeds": int(len(part)),
+                    "nan_user_seeds": int(nan.sum()),
+                    "users": int(len(per_user)),
+                    "users_partly_nan": int(
+                        ((per_user["sum"] > 0) & (per_user["sum"] < per_user["size"])).sum()
+                    ),
+                    "users_dropped": int((per_user["sum"] == per_user["size"]).sum()),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -26,15 +26,22 @@ import pandas as pd
 
 from recsys_utils.evaluation.metrics import METRICS
 
-__all__ = ["ROUND_OFF", "per_user_means", "PairedComparison", "paired_comparison", "paired_table",
-           "seed_agreement", "wins_by"]
+__all__ = [
+    "ROUND_OFF",
+    "per_user_means",
+    "PairedComparison",
+    "paired_comparison",
+    "paired_table",
+    "seed_agreement",
+    "wins_by",
+]
 
 #: Differences of seed means within this of 0 are float round-off and count as ties.
 ROUND_OFF: float = 1e-12
 
 
 def per_user_means(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """``(n_users, n_models)``: each user's ``metric`` averaged over seeds (``NaN``s skipped)."""
+    """``(n_users, n_models)``: each user's ``metric`` averaged over seeds (``NaN`` values skipped)."""
     if metric not in table.columns:
         raise KeyError(f"no column {metric!r} in the table")
     return table.pivot_table(index="user_id", columns="model", values=metric, aggfunc="mean")
@@ -68,15 +75,18 @@ class PairedComparison:
 
     def describe(self) -> str:
         """One sentence with the difference, its interval, the test and the effect size."""
-        return (f"{self.metric}: {self.a} - {self.b} = {self.mean_diff:+.4f} "
-                f"(95 % bootstrap CI {self.ci_low:+.4f} to {self.ci_high:+.4f}) over "
-                f"{self.n_users} users; {self.a} better for {self.wins_a}, {self.b} for "
-                f"{self.wins_b}, equal for {self.ties}; Wilcoxon p = {self.p_value:.3g}, "
-                f"rank-biserial r = {self.rank_biserial:+.3f}, d_z = {self.cohen_dz:+.3f}")
+        return (
+            f"{self.metric}: {self.a} - {self.b} = {self.mean_diff:+.4f} "
+            f"(95 % bootstrap CI {self.ci_low:+.4f} to {self.ci_high:+.4f}) over "
+            f"{self.n_users} users; {self.a} better for {self.wins_a}, {self.b} for "
+            f"{self.wins_b}, equal for {self.ties}; Wilcoxon p = {self.p_value:.3g}, "
+            f"rank-biserial r = {self.rank_biserial:+.3f}, d_z = {self.cohen_dz:+.3f}"
+        )
 
 
-def paired_comparison(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy", *,
-                      n_boot: int = 10_000, seed: int = 0) -> PairedComparison:
+def paired_comparison(
+    table: pd.DataFrame, a: str, b: str, metric: str = "accuracy", *, n_boot: int = 10_000, seed: int = 0
+) -> PairedComparison:
     """Compare models ``a`` and ``b`` of a :attr:`PopulationRun.table` on ``metric``.
 
     Each user's metric is averaged over seeds first; users where either mean is ``NaN``
@@ -110,24 +120,37 @@ def paired_comparison(table: pd.DataFrame, a: str, b: str, metric: str = "accura
         stat, p, r_rb = math.nan, 1.0, 0.0
     sd = diff.std(ddof=1) if len(diff) > 1 else math.nan
     return PairedComparison(
-        metric=metric, a=a, b=b, n_users=len(diff), n_dropped_nan=len(pair) - len(kept),
-        mean_a=float(kept[a].mean()), mean_b=float(kept[b].mean()), mean_diff=float(diff.mean()),
-        ci_low=float(np.quantile(boot, 0.025)), ci_high=float(np.quantile(boot, 0.975)),
-        median_diff=float(np.median(diff)), wins_a=int((diff > 0).sum()),
-        wins_b=int((diff < 0).sum()), ties=int((diff == 0).sum()), wilcoxon_statistic=stat,
-        p_value=p, rank_biserial=r_rb,
-        cohen_dz=float(diff.mean() / sd) if sd and sd > 0 else math.nan)
+        metric=metric,
+        a=a,
+        b=b,
+        n_users=len(diff),
+        n_dropped_nan=len(pair) - len(kept),
+        mean_a=float(kept[a].mean()),
+        mean_b=float(kept[b].mean()),
+        mean_diff=float(diff.mean()),
+        ci_low=float(np.quantile(boot, 0.025)),
+        ci_high=float(np.quantile(boot, 0.975)),
+        median_diff=float(np.median(diff)),
+        wins_a=int((diff > 0).sum()),
+        wins_b=int((diff < 0).sum()),
+        ties=int((diff == 0).sum()),
+        wilcoxon_statistic=stat,
+        p_value=p,
+        rank_biserial=r_rb,
+        cohen_dz=float(diff.mean() / sd) if sd and sd > 0 else math.nan,
+    )
 
 
-def paired_table(table: pd.DataFrame, pairs: Sequence[tuple[str, str]],
-                 metrics: Sequence[str] = METRICS, **kw: Any) -> pd.DataFrame:
+def paired_table(
+    table: pd.DataFrame, pairs: Sequence[tuple[str, str]], metrics: Sequence[str] = METRICS, **kw: Any
+) -> pd.DataFrame:
     """:func:`paired_comparison` for every pair and metric, one row each."""
-    return pd.DataFrame([paired_comparison(table, a, b, m, **kw).to_dict()
-                         for a, b in pairs for m in metrics])
+    return pd.DataFrame(
+        [paired_comparison(table, a, b, m, **kw).to_dict() for a, b in pairs for m in metrics]
+    )
 
 
-def seed_agreement(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy"
-                   ) -> pd.DataFrame:
+def seed_agreement(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> pd.DataFrame:
     """Per seed: mean ``metric`` of ``a`` and ``b`` over users and the mean difference
     (does the sign of the difference survive a change of seed?)."""
     wide = table.pivot_table(index=["seed", "user_id"], columns="model", values=metric)
@@ -138,8 +161,15 @@ def seed_agreement(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy"
     return out
 
 
-def wins_by(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy", *,
-            by: str = "n_ratings", bins: int | Sequence[float] = 5) -> pd.DataFrame:
+def wins_by(
+    table: pd.DataFrame,
+    a: str,
+    b: str,
+    metric: str = "accuracy",
+    *,
+    by: str = "n_ratings",
+    bins: int | Sequence[float] = 5,
+) -> pd.DataFrame:
     """Where ``a`` beats ``b``: users grouped by ``by`` (a per-user column of the table, e.g.
     ``n_ratings`` or ``train_like_rate`` averaged over seeds), ``bins`` quantile groups or
     explicit edges. Per group: users, the two means, the mean difference and the shares of
@@ -154,11 +184,15 @@ def wins_by(table: pd.DataFrame, a: str, b: str, metric: str = "accuracy", *,
     diff = diff.where(diff.abs() >= ROUND_OFF, 0.0)
     frame = pd.DataFrame({"group": groups, "a": means[a], "b": means[b], "diff": diff})
     out = frame.groupby("group", observed=True).agg(
-        users=("diff", "size"), mean_a=("a", "mean"), mean_b=("b", "mean"),
+        users=("diff", "size"),
+        mean_a=("a", "mean"),
+        mean_b=("b", "mean"),
         mean_diff=("diff", "mean"),
         a_wins=("diff", lambda d: float((d > 0).mean())),
         b_wins=("diff", lambda d: float((d < 0).mean())),
-        ties=("diff", lambda d: float((d == 0).mean())))
+        ties=("diff", lambda d: float((d == 0).mean())),
+    )
     out.index.name = by
-    return out.rename(columns={"mean_a": f"mean_{a}", "mean_b": f"mean_{b}",
-                               "a_wins": f"{a}_wins", "b_wins": f"{b}_wins"})
+    return out.rename(
+        columns={"mean_a": f"mean_{a}", "mean_b": f"mean_{b}", "a_wins": f"{a}_wins", "b_wins": f"{b}_wins"}
+    )

@@ -65,18 +65,21 @@ class StatisticalPlan:
     def describe(self) -> str:
         """The plan in one paragraph, for the book (before the results)."""
         a, b, metric = self.primary
-        how = ("the Hodges-Lehmann shift with the Wilcoxon signed-rank test and the interval "
-               "that inverts it" if self.estimand == "hl" else
-               "the mean difference with a sign-flip permutation test and a bootstrap interval")
+        how = (
+            "the Hodges-Lehmann shift with the Wilcoxon signed-rank test and the interval that inverts it"
+            if self.estimand == "hl"
+            else "the mean difference with a sign-flip permutation test and a bootstrap interval"
+        )
         margins = ", ".join(f"{m} {v:g}" for m, v in self.margins.items()) or "none stated"
-        return (f"Primary endpoint: {a} - {b} on held-out {metric}, per user, averaged over "
-                f"seeds; estimated by {how} ({self.confidence:.0%}, two-sided). Equivalence "
-                f"(two one-sided tests) within margins: {margins}. Every other test is "
-                f"secondary, Holm-adjusted within its table and labelled exploratory.")
+        return (
+            f"Primary endpoint: {a} - {b} on held-out {metric}, per user, averaged over "
+            f"seeds; estimated by {how} ({self.confidence:.0%}, two-sided). Equivalence "
+            f"(two one-sided tests) within margins: {margins}. Every other test is "
+            f"secondary, Holm-adjusted within its table and labelled exploratory."
+        )
 
 
-def compare(table: pd.DataFrame, a: str, b: str, metric: str, plan: StatisticalPlan
-            ) -> dict[str, Any]:
+def compare(table: pd.DataFrame, a: str, b: str, metric: str, plan: StatisticalPlan) -> dict[str, Any]:
     """``a`` against ``b`` on ``metric`` by the plan: one row of :func:`plan_table`.
 
     Returns:
@@ -92,26 +95,40 @@ def compare(table: pd.DataFrame, a: str, b: str, metric: str, plan: StatisticalP
         test = wilcoxon_hl(values, confidence=plan.confidence)
         estimate = test.hl_shift
     else:
-        test = mean_difference(values, n_resamples=plan.n_resamples, seed=plan.seed,
-                               confidence=plan.confidence)
+        test = mean_difference(
+            values, n_resamples=plan.n_resamples, seed=plan.seed, confidence=plan.confidence
+        )
         estimate = test.mean
     margin = plan.margins.get(metric)
-    equivalence = (tost(values, margin, on=plan.estimand, alpha=1.0 - plan.confidence)
-                   if margin is not None else None)
+    equivalence = (
+        tost(values, margin, on=plan.estimand, alpha=1.0 - plan.confidence) if margin is not None else None
+    )
     sizes = effect_sizes(values)
-    return {"a": a, "b": b, "metric": metric, "n_users": len(values),
-            "n_dropped": int(n_all - len(values)), "wins_a": int((values > 0).sum()),
-            "wins_b": int((values < 0).sum()), "ties": int((values == 0).sum()),
-            "estimand": plan.estimand, "estimate": float(estimate), "ci_low": test.ci_low,
-            "ci_high": test.ci_high, "p_value": test.p_value,
-            "margin": float(margin) if margin is not None else np.nan,
-            "equivalence_p": equivalence.p_value if equivalence else np.nan,
-            "equivalent": equivalence.equivalent if equivalence else None,
-            "rank_biserial": sizes["rank_biserial"], "cohen_dz": sizes["cohen_dz"]}
+    return {
+        "a": a,
+        "b": b,
+        "metric": metric,
+        "n_users": len(values),
+        "n_dropped": int(n_all - len(values)),
+        "wins_a": int((values > 0).sum()),
+        "wins_b": int((values < 0).sum()),
+        "ties": int((values == 0).sum()),
+        "estimand": plan.estimand,
+        "estimate": float(estimate),
+        "ci_low": test.ci_low,
+        "ci_high": test.ci_high,
+        "p_value": test.p_value,
+        "margin": float(margin) if margin is not None else np.nan,
+        "equivalence_p": equivalence.p_value if equivalence else np.nan,
+        "equivalent": equivalence.equivalent if equivalence else None,
+        "rank_biserial": sizes["rank_biserial"],
+        "cohen_dz": sizes["cohen_dz"],
+    }
 
 
-def plan_table(table: pd.DataFrame, pairs: Sequence[tuple[str, str]], metrics: Sequence[str],
-               plan: StatisticalPlan) -> pd.DataFrame:
+def plan_table(
+    table: pd.DataFrame, pairs: Sequence[tuple[str, str]], metrics: Sequence[str], plan: StatisticalPlan
+) -> pd.DataFrame:
     """:func:`compare` for every pair and metric; the rows other than the primary endpoint
     form one family, their p-values Holm-adjusted together (``p_holm``; the primary row keeps
     its own p-value there) and labelled ``"exploratory"`` in ``role``."""

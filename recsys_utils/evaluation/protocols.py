@@ -36,8 +36,15 @@ from recsys_utils.recommenders import Recommender, make_recommender
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
-__all__ = ["Protocol", "PROTOCOLS", "evaluation_rows", "describe_rows", "ClassificationResult",
-           "score_rows", "evaluate_user"]
+__all__ = [
+    "Protocol",
+    "PROTOCOLS",
+    "evaluation_rows",
+    "describe_rows",
+    "ClassificationResult",
+    "score_rows",
+    "evaluate_user",
+]
 
 Protocol = Literal["report", "held-out"]
 PROTOCOLS: tuple[str, ...] = ("report", "held-out")
@@ -95,10 +102,19 @@ class ClassificationResult:
         return out
 
 
-def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np.ndarray,
-               scores: np.ndarray, *, threshold: float = LIKE_SCORE_THRESHOLD, seed: int | None = None,
-               fit_time_s: float | None = None, epoch_times_s: list[float] | None = None,
-               ) -> ClassificationResult:
+def score_rows(
+    model: str,
+    user_id: int,
+    split: Split,
+    protocol: Protocol,
+    y: np.ndarray,
+    scores: np.ndarray,
+    *,
+    threshold: float = LIKE_SCORE_THRESHOLD,
+    seed: int | None = None,
+    fit_time_s: float | None = None,
+    epoch_times_s: list[float] | None = None,
+) -> ClassificationResult:
     """Score a model's outputs on the rows a protocol selects.
 
     Args:
@@ -119,23 +135,37 @@ def score_rows(model: str, user_id: int, split: Split, protocol: Protocol, y: np
     y, scores = y_all[rows], scores_all[rows]
     pred = predict_like(scores, threshold)
     return ClassificationResult(
-        model=model, user_id=int(user_id), protocol=protocol, rows=describe_rows(split, protocol),
-        n_rows=len(rows), n_likes=int(np.sum(y)), accuracy=accuracy(y, pred),
-        balanced_accuracy=balanced_accuracy(y, pred), roc_auc=roc_auc(y, scores),
+        model=model,
+        user_id=int(user_id),
+        protocol=protocol,
+        rows=describe_rows(split, protocol),
+        n_rows=len(rows),
+        n_likes=int(np.sum(y)),
+        accuracy=accuracy(y, pred),
+        balanced_accuracy=balanced_accuracy(y, pred),
+        roc_auc=roc_auc(y, scores),
         majority_accuracy=accuracy(y, np.full_like(pred, base)),
-        predicted_like_share=float(pred.mean()), threshold=threshold, seed=seed,
+        predicted_like_share=float(pred.mean()),
+        threshold=threshold,
+        seed=seed,
         fit_time_s=fit_time_s,
         time_per_epoch_s=float(np.mean(epoch_times_s)) if epoch_times_s else None,
         epochs=len(epoch_times_s) if epoch_times_s else None,
     )
 
 
-def evaluate_user(model: str, data: MovieLens, user_id: int, *,
-                  protocols: Sequence[str] = PROTOCOLS,
-                  split: Literal["ordered", "random"] = "ordered",
-                  train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0,
-                  epochs: int | None = None, verbose: int = 0,
-                  ) -> tuple[dict[str, ClassificationResult], Recommender]:
+def evaluate_user(
+    model: str,
+    data: MovieLens,
+    user_id: int,
+    *,
+    protocols: Sequence[str] = PROTOCOLS,
+    split: Literal["ordered", "random"] = "ordered",
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    seed: int = 0,
+    epochs: int | None = None,
+    verbose: int = 0,
+) -> tuple[dict[str, ClassificationResult], Recommender]:
     """Train ``model`` (a name or alias of the registry with a per-user adapter) once for
     one user and score its like/dislike predictions; results carry the canonical name.
 
@@ -153,8 +183,19 @@ def evaluate_user(model: str, data: MovieLens, user_id: int, *,
     rec = make_recommender(model, seed=seed, epochs=epochs, verbose=verbose)
     rec.fit(data, user_id, heldout_movie_ids=dataset.movie_ids[user_split.test])
     scores = rec.score(dataset.movie_ids)
-    results = {p: score_rows(rec.name, user_id, user_split, p, dataset.y, scores,
-                             threshold=rec.like_threshold, seed=seed, fit_time_s=rec.fit_time_s,
-                             epoch_times_s=rec.epoch_times_s)
-               for p in protocols}
+    results = {
+        p: score_rows(
+            rec.name,
+            user_id,
+            user_split,
+            p,
+            dataset.y,
+            scores,
+            threshold=rec.like_threshold,
+            seed=seed,
+            fit_time_s=rec.fit_time_s,
+            epoch_times_s=rec.epoch_times_s,
+        )
+        for p in protocols
+    }
     return results, rec

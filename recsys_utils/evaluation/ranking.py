@@ -6,7 +6,7 @@ movies they did not train on and asks where the movies they liked in a held-out 
 
 The protocol (which movies train, which are candidates, which are relevant) is
 :func:`~recsys_utils.evaluation.splits.ranking_split`; models are fitted on its training
-ratings (:meth:`recsys_utils.recommenders.Recommender.fit_split`).
+ratings (:meth:`recsys_utils.recommenders.base.Recommender.fit_split`).
 
 Metrics at ``k`` (default 10), per user, then averaged over users
 -------------------------------------------------------------------
@@ -36,7 +36,7 @@ exactly:
 
 ``*_min`` and ``*_max`` columns give the pessimistic and optimistic bounds (relevant movies
 last, respectively first, inside each tie block); ``ties="first"`` breaks ties by candidate
-order (ascending movie id), as :meth:`recsys_utils.recommenders.Recommender.recommend` does.
+order (ascending movie id), as :meth:`recsys_utils.recommenders.base.Recommender.recommend` does.
 ``NaN`` scores (a model that cannot score a movie) rank below every other score, tied.
 """
 
@@ -55,8 +55,15 @@ from recsys_utils.evaluation.splits import RankingSplit
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.recommenders import Recommender
 
-__all__ = ["METRICS", "TIES", "ranking_metrics", "tie_block_at_cut", "evaluate_ranking",
-           "RankingResult", "compare_rankings"]
+__all__ = [
+    "METRICS",
+    "TIES",
+    "ranking_metrics",
+    "tie_block_at_cut",
+    "evaluate_ranking",
+    "RankingResult",
+    "compare_rankings",
+]
 
 #: Metric names, in table order.
 METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "hit_rate")
@@ -98,8 +105,7 @@ def _ranked_head(scores: np.ndarray, relevant: np.ndarray, k: int) -> tuple[np.n
     return -neg[order], r[order]
 
 
-def _tie_blocks(s_head: np.ndarray, r_head: np.ndarray, k: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tie_blocks(s_head: np.ndarray, r_head: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tie blocks of a descending score list (see :func:`_ranked_head`) that meet the first
     ``k`` positions.
 
@@ -119,8 +125,9 @@ def _tie_blocks(s_head: np.ndarray, r_head: np.ndarray, k: int
     return starts, sizes, counts
 
 
-def _position_gains(starts: np.ndarray, sizes: np.ndarray, counts: np.ndarray, k: int, ties: Ties
-                    ) -> tuple[np.ndarray, float]:
+def _position_gains(
+    starts: np.ndarray, sizes: np.ndarray, counts: np.ndarray, k: int, ties: Ties
+) -> tuple[np.ndarray, float]:
     """Relevance at each of the first ``k`` positions and the hit probability, per tie mode.
 
     Returns ``(gains, p_hit)``: ``gains`` ``(min(k, n),)`` float (0/1 for the bounds, the
@@ -161,8 +168,9 @@ def _metrics_from_gains(gains: np.ndarray, p_hit: float, n_relevant: int, k: int
     return {"precision": hits / k, "recall": hits / n_relevant, "ndcg": dcg / idcg, "hit_rate": p_hit}
 
 
-def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int = 10, ties: Ties = "expected"
-                    ) -> dict[str, float]:
+def ranking_metrics(
+    scores: np.ndarray, relevant: np.ndarray, k: int = 10, ties: Ties = "expected"
+) -> dict[str, float]:
     """Precision, recall, NDCG and hit rate at ``k`` of one user's candidates.
 
     Args:
@@ -201,8 +209,7 @@ def tie_block_at_cut(scores: np.ndarray, k: int = 10) -> int:
     return int(sizes[-1]) if len(sizes) else 0
 
 
-def _user_row(scores: np.ndarray, relevant: np.ndarray, k: int, ties: Ties, bounds: bool
-              ) -> dict[str, float]:
+def _user_row(scores: np.ndarray, relevant: np.ndarray, k: int, ties: Ties, bounds: bool) -> dict[str, float]:
     """All metrics of one user (``ties`` mode, plus ``*_min`` / ``*_max`` when ``bounds``)."""
     n_relevant = int(relevant.sum())
     s_head, r_head = _ranked_head(scores, relevant, k)
@@ -255,8 +262,13 @@ class RankingResult:
         """Means over evaluated users of every metric column, with counts and times."""
         wanted = [f"{m}{sfx}" for m in METRICS for sfx in ("", "_min", "_max")] + ["cut_tie_size"]
         cols = [c for c in wanted if c in self.per_user.columns]
-        out = {"model": self.model, "k": self.k, "ties": self.ties, "n_users": len(self.per_user),
-               "n_excluded": len(self.excluded_user_ids)}
+        out = {
+            "model": self.model,
+            "k": self.k,
+            "ties": self.ties,
+            "n_users": len(self.per_user),
+            "n_excluded": len(self.excluded_user_ids),
+        }
         out.update(self.per_user[cols].mean().to_dict())
         out.update({"fit_time_s": self.fit_time_s, "score_time_s": self.score_time_s})
         return pd.Series(out, name=self.model)
@@ -273,52 +285,68 @@ def _as_score_fn(scores: Scores, split: RankingSplit) -> tuple[ScoreFn, np.ndarr
         return (lambda u, c: scores.loc[u].reindex(c).to_numpy(np.float64)), scores.index.to_numpy()
     if isinstance(scores, np.ndarray):
         if scores.shape != (len(split.user_ids), len(split.movie_ids)):
-            raise ValueError(f"a score array must have shape (n_users, n_movies) = "
-                             f"{(len(split.user_ids), len(split.movie_ids))}, got {scores.shape}")
+            raise ValueError(
+                f"a score array must have shape (n_users, n_movies) = "
+                f"{(len(split.user_ids), len(split.movie_ids))}, got {scores.shape}"
+            )
         rows, cols = pd.Index(split.user_ids), pd.Index(split.movie_ids)
         return (lambda u, c: scores[rows.get_loc(u), cols.get_indexer(c)].astype(np.float64)), None
     if isinstance(scores, Mapping):
+
         def from_mapping(u: int, c: np.ndarray) -> np.ndarray:
             value = scores[u]
             if isinstance(value, pd.Series):
                 return value.reindex(c).to_numpy(np.float64)
             return np.asarray(value, dtype=np.float64)
+
         return from_mapping, np.asarray(list(scores.keys()))
     if _scores_in_batches(scores):
         return (lambda u, c: scores.score_batch([u], c)[0]), None
     if callable(scores):
         return scores, None
-    raise TypeError(f"scores must be a fitted Recommender, a callable (user_id, movie_ids) -> scores, a "
-                    f"mapping, a DataFrame or an array, got {type(scores).__name__}")
+    raise TypeError(
+        f"scores must be a fitted Recommender, a callable (user_id, movie_ids) -> scores, a "
+        f"mapping, a DataFrame or an array, got {type(scores).__name__}"
+    )
 
 
 def _scores_in_batches(scores: object) -> bool:
     """Whether ``scores`` has a ``score_batch(user_ids, movie_ids)`` method (duck-typed: a
-    :class:`~recsys_utils.recommenders.Recommender` or any object with that method)."""
+    :class:`~recsys_utils.recommenders.base.Recommender` or any object with that method)."""
     return callable(getattr(scores, "score_batch", None))
 
 
 def _batched(scores: Recommender, split: RankingSplit, users: np.ndarray, batch: int):
     """Yield ``(user_id, scores over split.movie_ids)`` computing ``batch`` users at a time."""
     for s in range(0, len(users), batch):
-        chunk = users[s:s + batch]
+        chunk = users[s : s + batch]
         block = np.asarray(scores.score_batch(chunk, split.movie_ids))
         if block.shape != (len(chunk), len(split.movie_ids)):
-            raise ValueError(f"score_batch returned shape {block.shape}, expected "
-                             f"{(len(chunk), len(split.movie_ids))} (users, split.movie_ids)")
+            raise ValueError(
+                f"score_batch returned shape {block.shape}, expected "
+                f"{(len(chunk), len(split.movie_ids))} (users, split.movie_ids)"
+            )
         yield from zip(chunk.tolist(), block)
 
 
-def evaluate_ranking(scores: Scores, split: RankingSplit, k: int = 10, *,
-                     user_ids: Sequence[int] | np.ndarray | None = None, ties: Ties = "expected",
-                     bounds: bool = True, model: str | None = None, batch_size: int = 512
-                     ) -> RankingResult:
+def evaluate_ranking(
+    scores: Scores,
+    split: RankingSplit,
+    k: int = 10,
+    *,
+    user_ids: Sequence[int] | np.ndarray | None = None,
+    ties: Ties = "expected",
+    bounds: bool = True,
+    model: str | None = None,
+    batch_size: int = 512,
+) -> RankingResult:
     """Rank every candidate of every user and score the top ``k`` (module docstring).
 
     Args:
-        scores: one of
-            - a fitted :class:`~recsys_utils.recommenders.Recommender`, or any object with a method
-              ``score_batch(user_ids (u,), movie_ids (m,)) -> (u, m)`` (called with
+        scores: one of the following (higher is better; ``NaN`` ranks last):
+
+            - a fitted :class:`~recsys_utils.recommenders.base.Recommender`, or any object with
+              a method ``score_batch(user_ids (u,), movie_ids (m,)) -> (u, m)`` (called with
               ``batch_size`` users at a time and ``split.movie_ids``);
             - a callable ``(user_id, candidate_movie_ids (n,)) -> scores (n,)``;
             - a mapping ``user_id -> scores``: an array aligned with
@@ -327,7 +355,7 @@ def evaluate_ranking(scores: Scores, split: RankingSplit, k: int = 10, *,
             - a ``pd.DataFrame`` indexed by user id with one column per movie id;
             - an ``(n_users, n_movies)`` array aligned with ``split.user_ids`` and
               ``split.movie_ids``.
-            Higher is better; ``NaN`` ranks last.
+
         split: the :class:`RankingSplit` the model was trained on.
         k: list length.
         user_ids: users to evaluate; default every split user (for a mapping or a frame,
@@ -347,8 +375,9 @@ def evaluate_ranking(scores: Scores, split: RankingSplit, k: int = 10, *,
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     start = time.perf_counter()
     fn, covered = _as_score_fn(scores, split)
-    users = np.asarray(user_ids if user_ids is not None
-                       else (covered if covered is not None else split.user_ids))
+    users = np.asarray(
+        user_ids if user_ids is not None else (covered if covered is not None else split.user_ids)
+    )
     unknown = np.setdiff1d(users, split.user_ids)
     if unknown.size:
         raise KeyError(f"users not in the split: {unknown[:10].tolist()}")
@@ -369,12 +398,23 @@ def evaluate_ranking(scores: Scores, split: RankingSplit, k: int = 10, *,
             s = np.asarray(full_row, dtype=np.float64)[candidate]
         if s.shape != relevant.shape:
             raise ValueError(f"user {u}: expected {len(relevant)} scores (one per candidate), got {s.shape}")
-        row = {"user_id": u, "n_train": len(split.train_movies(u)),
-               "n_heldout": len(split.heldout_movies(u)), "n_relevant": int(relevant.sum()),
-               "n_candidates": len(relevant)}
+        row = {
+            "user_id": u,
+            "n_train": len(split.train_movies(u)),
+            "n_heldout": len(split.heldout_movies(u)),
+            "n_relevant": int(relevant.sum()),
+            "n_candidates": len(relevant),
+        }
         row.update(_user_row(s, relevant, k, ties, bounds))
         rows.append(row)
     per_user = pd.DataFrame(rows)
     name = model or getattr(scores, "name", None) or "model"
-    return RankingResult(str(name), k, ties, per_user, np.asarray(excluded, dtype=np.int64),
-                         time.perf_counter() - start, getattr(scores, "fit_time_s", None))
+    return RankingResult(
+        str(name),
+        k,
+        ties,
+        per_user,
+        np.asarray(excluded, dtype=np.int64),
+        time.perf_counter() - start,
+        getattr(scores, "fit_time_s", None),
+    )

@@ -105,16 +105,23 @@ class RankingSplit:
     def describe(self) -> str:
         """One paragraph stating the protocol and the sizes."""
         n_rel = sum(int((r >= self.like_threshold).sum()) for _, r in self._heldout.values())
-        return (f"{len(self.user_ids)} users; per user, ratings sorted by movie id and shuffled with "
-                f"seed ({self.seed}, user_id): {len(self.train)} training ratings "
-                f"({self.train_fraction:.0%}), {len(self.heldout)} held out; relevant = held-out "
-                f"ratings >= {self.like_threshold} ({n_rel}); candidates = all "
-                f"{len(self.movie_ids)} movies minus the user's training movies.")
+        return (
+            f"{len(self.user_ids)} users; per user, ratings sorted by movie id and shuffled with "
+            f"seed ({self.seed}, user_id): {len(self.train)} training ratings "
+            f"({self.train_fraction:.0%}), {len(self.heldout)} held out; relevant = held-out "
+            f"ratings >= {self.like_threshold} ({n_rel}); candidates = all "
+            f"{len(self.movie_ids)} movies minus the user's training movies."
+        )
 
 
-def ranking_split(data: MovieLens, *, train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0,
-                  like_threshold: int = LIKE_THRESHOLD,
-                  user_ids: Sequence[int] | np.ndarray | None = None) -> RankingSplit:
+def ranking_split(
+    data: MovieLens,
+    *,
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    seed: int = 0,
+    like_threshold: int = LIKE_THRESHOLD,
+    user_ids: Sequence[int] | np.ndarray | None = None,
+) -> RankingSplit:
     """Split every user's ratings (or those of ``user_ids``) for ranking; see the module docstring.
 
     Each user's split is :meth:`UserDataset.random_split(train_fraction, seed)
@@ -151,13 +158,21 @@ def ranking_split(data: MovieLens, *, train_fraction: float = REPORT_TRAIN_FRACT
         train_movies[u] = (movies[a:b][mask], stars[a:b][mask])
         heldout[u] = (movies[a:b][~mask], stars[a:b][~mask])
         columns[u] = (cols[a:b][mask], cols[a:b][~mask], stars[a:b][~mask] >= like_threshold)
-    return RankingSplit(ratings[is_train], ratings[~is_train], universe, uniq.astype(np.int32),
-                        float(train_fraction), int(seed), int(like_threshold), train_movies, heldout,
-                        columns)
+    return RankingSplit(
+        ratings[is_train],
+        ratings[~is_train],
+        universe,
+        uniq.astype(np.int32),
+        float(train_fraction),
+        int(seed),
+        int(like_threshold),
+        train_movies,
+        heldout,
+        columns,
+    )
 
 
-def _user_split(user_id: int, movie_ids: np.ndarray, ratings: np.ndarray, train_fraction: float,
-                seed: int):
+def _user_split(user_id: int, movie_ids: np.ndarray, ratings: np.ndarray, train_fraction: float, seed: int):
     """:meth:`UserDataset.random_split` of one user's rows (``movie_ids`` ``(n,)``), reused as is."""
     n = len(movie_ids)
     rows = UserDataset(user_id, movie_ids, ratings, np.empty((n, 0), np.float32), np.zeros(n, np.float32))

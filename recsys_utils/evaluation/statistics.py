@@ -46,10 +46,25 @@ import pandas as pd
 from recsys_utils.evaluation.paired import ROUND_OFF, per_user_means
 
 __all__ = [
-    "EXACT_MAX_N", "EXACT_FLIP_MAX_N", "DEFAULT_CONFIDENCE", "DEFAULT_RESAMPLES", "paired_differences", "walsh_averages",
-    "hodges_lehmann", "WilcoxonHL", "wilcoxon_hl", "MeanDifference", "mean_difference",
-    "sign_flip_test", "bootstrap_mean_ci", "Equivalence", "tost", "holm", "Interaction",
-    "subgroup_interaction", "effect_sizes",
+    "EXACT_MAX_N",
+    "EXACT_FLIP_MAX_N",
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_RESAMPLES",
+    "paired_differences",
+    "walsh_averages",
+    "hodges_lehmann",
+    "WilcoxonHL",
+    "wilcoxon_hl",
+    "MeanDifference",
+    "mean_difference",
+    "sign_flip_test",
+    "bootstrap_mean_ci",
+    "Equivalence",
+    "tost",
+    "holm",
+    "Interaction",
+    "subgroup_interaction",
+    "effect_sizes",
 ]
 
 #: Largest ``n`` for which the signed-rank null distribution is enumerated (no ties, no zeros).
@@ -76,8 +91,10 @@ def paired_differences(table: pd.DataFrame, a: str, b: str, metric: str) -> pd.S
 def _as_diff(diff: np.ndarray | Sequence[float] | pd.Series) -> np.ndarray:
     d = np.asarray(diff, dtype=np.float64).reshape(-1)
     if d.size == 0 or not np.isfinite(d).all():
-        raise ValueError(f"need a non-empty array of finite differences, got {d.size} values "
-                         f"({int((~np.isfinite(d)).sum())} not finite)")
+        raise ValueError(
+            f"need a non-empty array of finite differences, got {d.size} values "
+            f"({int((~np.isfinite(d)).sum())} not finite)"
+        )
     return d
 
 
@@ -99,14 +116,14 @@ def _signed_rank_cdf(n: int) -> np.ndarray:
     counts[0] = 1.0
     for r in range(1, n + 1):
         counts[r:] = counts[r:] + counts[:-r].copy()
-    return np.cumsum(counts) / 2.0 ** n
+    return np.cumsum(counts) / 2.0**n
 
 
 def _tie_corrected_sd(d: np.ndarray) -> float:
     """Null standard deviation of ``W+`` with mid-ranks of ``|d|`` (zeros included)."""
     n = len(d)
     _, t = np.unique(np.abs(d), return_counts=True)
-    var = n * (n + 1) * (2 * n + 1) / 24.0 - float((t ** 3 - t).sum()) / 48.0
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - float((t**3 - t).sum()) / 48.0
     return math.sqrt(max(var, 0.0))
 
 
@@ -167,14 +184,21 @@ def wilcoxon_hl(diff: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE) -> 
     lo_idx, hi_idx = max(lo_idx, 1), min(hi_idx, n_pairs)
     ci_low, ci_high = float(walsh[lo_idx - 1]), float(walsh[hi_idx - 1])
     agree = (p <= alpha) == (ci_low > 0 or ci_high < 0) or 0.0 in (ci_low, ci_high)
-    return WilcoxonHL(n=n, n_zero=int((d == 0).sum()), w_plus=w_plus, p_value=float(p),
-                      hl_shift=float(np.median(walsh)), ci_low=ci_low, ci_high=ci_high,
-                      confidence=confidence, method="exact" if exact else "normal",
-                      agree=bool(agree))
+    return WilcoxonHL(
+        n=n,
+        n_zero=int((d == 0).sum()),
+        w_plus=w_plus,
+        p_value=float(p),
+        hl_shift=float(np.median(walsh)),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        confidence=confidence,
+        method="exact" if exact else "normal",
+        agree=bool(agree),
+    )
 
 
-def sign_flip_test(diff: np.ndarray, *, n_perm: int = DEFAULT_RESAMPLES, seed: int = 0
-                   ) -> tuple[float, str]:
+def sign_flip_test(diff: np.ndarray, *, n_perm: int = DEFAULT_RESAMPLES, seed: int = 0) -> tuple[float, str]:
     """Two-sided sign-flip permutation test of a zero mean difference.
 
     Under the null each user's difference is as likely to have either sign; the p-value is
@@ -196,8 +220,13 @@ def sign_flip_test(diff: np.ndarray, *, n_perm: int = DEFAULT_RESAMPLES, seed: i
     return (1 + hits) / (1 + n_perm), "monte carlo"
 
 
-def bootstrap_mean_ci(diff: np.ndarray, *, n_boot: int = DEFAULT_RESAMPLES, seed: int = 0,
-                      confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+def bootstrap_mean_ci(
+    diff: np.ndarray,
+    *,
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean (users resampled with replacement)."""
     d = _as_diff(diff)
     rng = np.random.default_rng(seed)
@@ -222,15 +251,27 @@ class MeanDifference:
         return asdict(self)
 
 
-def mean_difference(diff: np.ndarray, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                    confidence: float = DEFAULT_CONFIDENCE) -> MeanDifference:
+def mean_difference(
+    diff: np.ndarray,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> MeanDifference:
     """The mean of ``diff (n,)`` with a percentile bootstrap interval and a sign-flip
     permutation test (:func:`bootstrap_mean_ci`, :func:`sign_flip_test`): both about the mean."""
     d = _as_diff(diff)
     low, high = bootstrap_mean_ci(d, n_boot=n_resamples, seed=seed, confidence=confidence)
     p, method = sign_flip_test(d, n_perm=n_resamples, seed=seed)
-    return MeanDifference(n=len(d), mean=float(d.mean()), ci_low=low, ci_high=high,
-                          confidence=confidence, p_value=p, method=method)
+    return MeanDifference(
+        n=len(d),
+        mean=float(d.mean()),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        p_value=p,
+        method=method,
+    )
 
 
 @dataclass
@@ -250,8 +291,13 @@ class Equivalence:
         return asdict(self)
 
 
-def tost(diff: np.ndarray, margin: float, *, on: Literal["mean", "hl"] = "mean",
-         alpha: float = 1.0 - DEFAULT_CONFIDENCE) -> Equivalence:
+def tost(
+    diff: np.ndarray,
+    margin: float,
+    *,
+    on: Literal["mean", "hl"] = "mean",
+    alpha: float = 1.0 - DEFAULT_CONFIDENCE,
+) -> Equivalence:
     """Two one-sided tests of equivalence within ``margin`` (> 0, stated before the data).
 
     ``on="mean"``: paired t-tests of ``mean(d) > -margin`` and ``mean(d) < margin``
@@ -284,8 +330,16 @@ def tost(diff: np.ndarray, margin: float, *, on: Literal["mean", "hl"] = "mean",
     else:
         raise ValueError(f"on must be 'mean' or 'hl', got {on!r}")
     p = max(p_lower, p_upper)
-    return Equivalence(on=on, margin=float(margin), estimate=estimate, p_lower=p_lower,
-                       p_upper=p_upper, p_value=p, alpha=alpha, equivalent=bool(p <= alpha))
+    return Equivalence(
+        on=on,
+        margin=float(margin),
+        estimate=estimate,
+        p_lower=p_lower,
+        p_upper=p_upper,
+        p_value=p,
+        alpha=alpha,
+        equivalent=bool(p <= alpha),
+    )
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -331,8 +385,9 @@ def _between_spread(d: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     return ((sums / counts - d.mean()) ** 2 * counts).sum(axis=-1)
 
 
-def subgroup_interaction(diff: np.ndarray, groups: Sequence[Any] | np.ndarray, *,
-                         n_perm: int = DEFAULT_RESAMPLES, seed: int = 0) -> Interaction:
+def subgroup_interaction(
+    diff: np.ndarray, groups: Sequence[Any] | np.ndarray, *, n_perm: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> Interaction:
     """Permutation test that the mean paired difference is the same in every subgroup.
 
     Args:
@@ -361,10 +416,15 @@ def subgroup_interaction(diff: np.ndarray, groups: Sequence[Any] | np.ndarray, *
         hits += int((_between_spread(d, perm, len(labels)) >= observed * (1 - 1e-12)).sum())
     by_group = [d[codes == g] for g in range(len(labels))]
     kw = kruskal(*by_group).pvalue if len(np.unique(d)) > 1 else 1.0
-    return Interaction(groups=[str(x) for x in labels], n=[len(x) for x in by_group],
-                       mean=[float(x.mean()) for x in by_group], statistic=observed,
-                       p_value=(1 + hits) / (1 + n_perm), kruskal_p_value=float(kw),
-                       n_perm=n_perm)
+    return Interaction(
+        groups=[str(x) for x in labels],
+        n=[len(x) for x in by_group],
+        mean=[float(x.mean()) for x in by_group],
+        statistic=observed,
+        p_value=(1 + hits) / (1 + n_perm),
+        kruskal_p_value=float(kw),
+        n_perm=n_perm,
+    )
 
 
 def effect_sizes(diff: np.ndarray) -> dict[str, float]:
@@ -382,5 +442,4 @@ def effect_sizes(diff: np.ndarray) -> dict[str, float]:
     ranks = rankdata(np.abs(d))
     r = float((ranks[d > 0].sum() - ranks[d < 0].sum()) / (len(d) * (len(d) + 1) / 2))
     sd = float(d.std(ddof=1)) if len(d) > 1 else math.nan
-    return {"n": len(d), "rank_biserial": r,
-            "cohen_dz": float(d.mean() / sd) if sd and sd > 0 else math.nan}
+    return {"n": len(d), "rank_biserial": r, "cohen_dz": float(d.mean() / sd) if sd and sd > 0 else math.nan}

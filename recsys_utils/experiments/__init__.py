@@ -18,7 +18,7 @@ read with ``allow_pickle=False``), keyed by the experiment's name, its parameter
 JSON), a content fingerprint of the data that ignores row order, the package version and a
 digest of the package's code; shared across chapters; per-user shards for population runs.
 
-Guarantees (:mod:`~recsys_utils.experiments.store`): entries are written atomically (temporary
+Guarantees (``store``): entries are written atomically (temporary
 folder, then rename) with a manifest of each file's SHA-256; checked on read (a damaged,
 partial or tampered entry is recomputed with a :class:`StoreWarning`, never used); a lock per
 entry, so two processes computing the same entry compute it once; :meth:`Store.clear` removes
@@ -48,9 +48,28 @@ from recsys_utils.experiments.summary import clear_store, describe_entries, list
 from recsys_utils.experiments.user_fits import USER_FIT, UserFit, user_fit
 
 __all__ = [
-    "POPULATION_SHARD", "STORE_DIR_ENV", "USER_FIT", "Cached", "DamagedEntry", "EntryInfo",
-    "PopulationSpec", "Store", "StoreWarning", "UserFit", "cached", "canonical_params",
-    "clear_store", "code_digest", "data_fingerprint", "decode", "default_store",
-    "default_store_dir", "describe_entries", "encode", "list_store", "population_run",
-    "user_fit", "user_rows_fingerprint",
+    "POPULATION_SHARD",
+    "STORE_DIR_ENV",
+    "USER_FIT",
+    "Cached",
+    "DamagedEntry",
+    "EntryInfo",
+    "PopulationSpec",
+    "Store",
+    "StoreWarning",
+    "UserFit",
+    "cached",
+    "canonical_params",
+    "clear_store",
+    "code_digest",
+    "data_fingerprint",
+    "decode",
+    "default_store",
+    "default_store_dir",
+    "describe_entries",
+    "encode",
+    "list_store",
+    "population_run",
+    "user_fit",
+    "user_rows_fingerprint",
 ]

@@ -43,8 +43,10 @@ class _Encoder:
 
     def array(self, values: np.ndarray, where: str) -> dict[str, str]:
         if values.dtype.kind not in _NPZ_KINDS:
-            raise TypeError(f"{where}: arrays of dtype {values.dtype} cannot be stored "
-                            "without pickle; convert them to numbers or strings")
+            raise TypeError(
+                f"{where}: arrays of dtype {values.dtype} cannot be stored "
+                "without pickle; convert them to numbers or strings"
+            )
         name = f"a{len(self.arrays)}"
         self.arrays[name] = np.ascontiguousarray(values)
         return {"__array__": name}
@@ -53,32 +55,42 @@ class _Encoder:
         """One column: ``{"dtype": str, "values": array-ref or JSON list, ...}``."""
         dtype = values.dtype
         if isinstance(dtype, pd.CategoricalDtype):
-            return {"dtype": "category", "ordered": bool(dtype.ordered),
-                    "categories": self.value(list(dtype.categories), f"{where}.categories"),
-                    "codes": self.array(values.cat.codes.to_numpy(), where)}
+            return {
+                "dtype": "category",
+                "ordered": bool(dtype.ordered),
+                "categories": self.value(list(dtype.categories), f"{where}.categories"),
+                "codes": self.array(values.cat.codes.to_numpy(), where),
+            }
         arr = values.to_numpy()
         if arr.dtype.kind in _NPZ_KINDS and arr.dtype.kind != "U":
             return {"dtype": str(dtype), "values": self.array(arr, where)}
-        return {"dtype": str(dtype),
-                "values": [self.value(v, f"{where}[{i}]") for i, v in enumerate(arr.tolist())]}
+        return {
+            "dtype": str(dtype),
+            "values": [self.value(v, f"{where}[{i}]") for i, v in enumerate(arr.tolist())],
+        }
 
     def index(self, index: pd.Index, where: str) -> dict[str, Any]:
         if isinstance(index, pd.RangeIndex):
-            return {"range": [int(index.start), int(index.stop), int(index.step)],
-                    "name": self.value(index.name, where)}
+            return {
+                "range": [int(index.start), int(index.stop), int(index.step)],
+                "name": self.value(index.name, where),
+            }
         if isinstance(index, pd.MultiIndex):
             raise TypeError(f"{where}: a MultiIndex cannot be stored; reset_index() first")
-        return {"name": self.value(index.name, where),
-                **self.column(pd.Series(index), f"{where}.index")}
+        return {"name": self.value(index.name, where), **self.column(pd.Series(index), f"{where}.index")}
 
     def frame(self, frame: pd.DataFrame, where: str) -> dict[str, Any]:
         if isinstance(frame.columns, pd.MultiIndex) or not frame.columns.is_unique:
             raise TypeError(f"{where}: columns must be unique and flat to be stored")
-        return {"__frame__": {
-            "columns": [self.value(c, f"{where}.columns") for c in frame.columns],
-            "data": [self.column(frame.iloc[:, i], f"{where}[{c!r}]")
-                     for i, c in enumerate(frame.columns)],
-            "index": self.index(frame.index, f"{where}.index")}}
+        return {
+            "__frame__": {
+                "columns": [self.value(c, f"{where}.columns") for c in frame.columns],
+                "data": [
+                    self.column(frame.iloc[:, i], f"{where}[{c!r}]") for i, c in enumerate(frame.columns)
+                ],
+                "index": self.index(frame.index, f"{where}.index"),
+            }
+        }
 
     def key(self, key: Any, where: str) -> Any:
         if isinstance(key, tuple):
@@ -109,10 +121,13 @@ class _Encoder:
         if isinstance(obj, dict):
             if all(isinstance(k, str) and k not in _MARKERS for k in obj):
                 return {k: self.value(v, f"{where}[{k!r}]") for k, v in obj.items()}
-            return {"__items__": [[self.key(k, where), self.value(v, f"{where}[{k!r}]")]
-                                  for k, v in obj.items()]}
-        raise TypeError(f"{where}: a {type(obj).__name__} cannot be stored as plain data "
-                        "(use numbers, strings, lists, dicts, NumPy arrays or DataFrames)")
+            return {
+                "__items__": [[self.key(k, where), self.value(v, f"{where}[{k!r}]")] for k, v in obj.items()]
+            }
+        raise TypeError(
+            f"{where}: a {type(obj).__name__} cannot be stored as plain data "
+            "(use numbers, strings, lists, dicts, NumPy arrays or DataFrames)"
+        )
 
 
 def encode(result: Any) -> tuple[Any, dict[str, np.ndarray]]:
@@ -139,8 +154,9 @@ class _Decoder:
     def column(self, spec: dict[str, Any]) -> pd.Series:
         if spec["dtype"] == "category":
             categories = self.value(spec["categories"])
-            return pd.Series(pd.Categorical.from_codes(self.array(spec["codes"]), categories,
-                                                       ordered=spec["ordered"]))
+            return pd.Series(
+                pd.Categorical.from_codes(self.array(spec["codes"]), categories, ordered=spec["ordered"])
+            )
         values = spec["values"]
         if isinstance(values, dict):
             return pd.Series(self.array(values), dtype=spec["dtype"])
@@ -175,7 +191,7 @@ class _Decoder:
         if not isinstance(obj, dict):
             return obj
         if len(obj) == 1:
-            (marker, payload), = obj.items()
+            ((marker, payload),) = obj.items()
             if marker == "__float__":
                 return float(payload)
             if marker == "__array__":

@@ -71,12 +71,16 @@ def _write_bytes(path: Path, write: Callable[[Any], None]) -> None:
 
 def is_own_entry(path: Path) -> bool:
     """A folder the store wrote: its name is a key and it holds only the store's files."""
-    return (path.is_dir() and bool(KEY_RE.match(path.name))
-            and all(p.name in ENTRY_FILES and p.is_file() for p in path.iterdir()))
+    return (
+        path.is_dir()
+        and bool(KEY_RE.match(path.name))
+        and all(p.name in ENTRY_FILES and p.is_file() for p in path.iterdir())
+    )
 
 
-def write_entry(folder: Path, key: str, manifest: dict[str, Any], document: Any,
-                arrays: dict[str, np.ndarray]) -> Path:
+def write_entry(
+    folder: Path, key: str, manifest: dict[str, Any], document: Any, arrays: dict[str, np.ndarray]
+) -> Path:
     """Write ``folder/key`` atomically (module docstring): ``document`` as strict JSON,
     ``arrays`` as ``.npz``, then ``manifest`` with each file's SHA-256 and size added.
     Returns the entry's path; nothing is visible if it fails (:class:`OSError` raised)."""
@@ -89,10 +93,13 @@ def write_entry(folder: Path, key: str, manifest: dict[str, Any], document: Any,
         text = json.dumps(document, allow_nan=False, separators=(",", ":"))
         _write_bytes(temp / RESULT_FILE, lambda h: h.write(text.encode("utf-8")))
         _write_bytes(temp / ARRAYS_FILE, lambda h: np.savez(h, **arrays))
-        files = {f: {"sha256": sha256_file(temp / f), "bytes": (temp / f).stat().st_size}
-                 for f in (RESULT_FILE, ARRAYS_FILE)}
-        manifest_text = json.dumps({**manifest, "key": key, "format": STORE_FORMAT,
-                                    "files": files}, indent=1, sort_keys=True)
+        files = {
+            f: {"sha256": sha256_file(temp / f), "bytes": (temp / f).stat().st_size}
+            for f in (RESULT_FILE, ARRAYS_FILE)
+        }
+        manifest_text = json.dumps(
+            {**manifest, "key": key, "format": STORE_FORMAT, "files": files}, indent=1, sort_keys=True
+        )
         _write_bytes(temp / MANIFEST, lambda h: h.write(manifest_text.encode("utf-8")))
         try:
             os.rename(temp, final)
@@ -125,8 +132,7 @@ def read_entry(path: Path, name: str, key: str) -> Any:
     if not path.is_dir():
         raise FileNotFoundError(path)
     manifest = read_manifest(path)
-    if manifest.get("format") != STORE_FORMAT or manifest.get("key") != key \
-            or manifest.get("name") != name:
+    if manifest.get("format") != STORE_FORMAT or manifest.get("key") != key or manifest.get("name") != name:
         raise DamagedEntry(f"{MANIFEST} does not describe entry {name}/{key}")
     files = manifest.get("files")
     if not isinstance(files, dict):
@@ -139,8 +145,9 @@ def read_entry(path: Path, name: str, key: str) -> Any:
         if fpath.stat().st_size != meta.get("bytes") or sha256_file(fpath) != meta.get("sha256"):
             raise DamagedEntry(f"{fname} differs from its size or SHA-256 in {MANIFEST}")
     try:
-        document = json.loads((path / RESULT_FILE).read_text(encoding="utf-8"),
-                              parse_constant=_refuse_constant)
+        document = json.loads(
+            (path / RESULT_FILE).read_text(encoding="utf-8"), parse_constant=_refuse_constant
+        )
         with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as err:

@@ -38,8 +38,11 @@ def frame_digest(frame: pd.DataFrame) -> hashlib._Hash:
     """SHA-256 over a frame's columns, dtypes, length and sorted per-row hashes (row order
     does not matter, every value does)."""
     digest = hashlib.sha256()
-    header = {"columns": [str(c) for c in frame.columns],
-              "dtypes": [str(t) for t in frame.dtypes], "rows": len(frame)}
+    header = {
+        "columns": [str(c) for c in frame.columns],
+        "dtypes": [str(t) for t in frame.dtypes],
+        "rows": len(frame),
+    }
     digest.update(json.dumps(header, sort_keys=True).encode())
     row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
     digest.update(np.sort(row_hashes).tobytes())
@@ -59,8 +62,10 @@ def data_fingerprint(data: MovieLens) -> str:
     for name in FINGERPRINT_FRAMES:
         frame = getattr(data, name, None)
         if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"data has no DataFrame {name!r}: expected a MovieLens "
-                            f"(recsys_utils.data.load_movielens), got {type(data).__name__}")
+            raise TypeError(
+                f"data has no DataFrame {name!r}: expected a MovieLens "
+                f"(recsys_utils.data.load_movielens), got {type(data).__name__}"
+            )
         digest.update(name.encode())
         digest.update(frame_digest(frame).digest())
     fingerprint = digest.hexdigest()[:DIGEST_HEX_CHARS]
@@ -92,8 +97,10 @@ def _plain(value: Any, where: str) -> Any:
                 raise TypeError(f"parameter {where}: keys must be strings, got {k!r}")
             out[k] = _plain(v, f"{where}.{k}")
         return out
-    raise TypeError(f"parameter {where} is a {type(value).__name__}: parameters must be "
-                    "numbers, strings, booleans, None, lists or dicts of them")
+    raise TypeError(
+        f"parameter {where} is a {type(value).__name__}: parameters must be "
+        "numbers, strings, booleans, None, lists or dicts of them"
+    )
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -101,18 +108,26 @@ def canonical_params(params: dict[str, Any]) -> str:
     tuples as lists (so ``(0, 1)`` and ``[0, 1]`` give one key)."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    return json.dumps(_plain(params, "params"), sort_keys=True, separators=(",", ":"),
-                      allow_nan=False)
+    return json.dumps(_plain(params, "params"), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def entry_key(name: str, params: dict[str, Any], fingerprint: str | None, version: str,
-              store_format: int) -> str:
+def entry_key(
+    name: str, params: dict[str, Any], fingerprint: str | None, version: str, store_format: int
+) -> str:
     """The entry's key: SHA-256 (32 hex digits) of the name, the canonical parameters, the
     data fingerprint (``None`` for an experiment that reads no data), the package version and
     the store's format."""
-    blob = json.dumps({"name": name, "params": json.loads(canonical_params(params)),
-                       "data": fingerprint, "version": version, "format": store_format},
-                      sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(
+        {
+            "name": name,
+            "params": json.loads(canonical_params(params)),
+            "data": fingerprint,
+            "version": version,
+            "format": store_format,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:DIGEST_HEX_CHARS]
 
 

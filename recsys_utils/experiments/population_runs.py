@@ -49,7 +49,7 @@ class PopulationSpec:
     :func:`~recsys_utils.population.run_population` that change its results).
 
     Attributes:
-        models: names from :data:`recsys_utils.population.MODELS`.
+        models: names from ``recsys_utils.population.MODELS``.
         seeds: one split and one training per seed.
         epochs: epochs of the recurrent models.
         train_fraction: the share of each user's rows that trains.
@@ -66,9 +66,13 @@ class PopulationSpec:
     def shard_params(self, model: str, seed: int) -> dict[str, Any]:
         """The settings every shard of ``model`` and ``seed`` shares (module docstring)."""
         recurrent = model in RECURRENT_MODELS
-        return {"model": model, "seed": int(seed), "train_fraction": float(self.train_fraction),
-                "epochs": int(self.epochs) if recurrent else None,
-                "train_kw": dict(self.train_kw) if recurrent else {}}
+        return {
+            "model": model,
+            "seed": int(seed),
+            "train_fraction": float(self.train_fraction),
+            "epochs": int(self.epochs) if recurrent else None,
+            "train_kw": dict(self.train_kw) if recurrent else {},
+        }
 
 
 @dataclass
@@ -84,34 +88,44 @@ class _Shard:
 
 def _network_payload(result: Any) -> dict[str, Any]:
     """A :class:`~recsys_utils.batched.BatchedResult` as plain data."""
-    return {"user_ids": np.asarray(result.user_ids, np.int64),
-            "weights": {name: np.asarray(w) for name, w in result.weights.items()},
-            "adam_steps": np.asarray(result.adam_steps), "loss_history":
-            np.asarray(result.loss_history), "train_time_s": float(result.train_time_s),
-            "compile_time_s": float(result.compile_time_s), "config": dict(result.config),
-            "layout": asdict(result.layout)}
+    return {
+        "user_ids": np.asarray(result.user_ids, np.int64),
+        "weights": {name: np.asarray(w) for name, w in result.weights.items()},
+        "adam_steps": np.asarray(result.adam_steps),
+        "loss_history": np.asarray(result.loss_history),
+        "train_time_s": float(result.train_time_s),
+        "compile_time_s": float(result.compile_time_s),
+        "config": dict(result.config),
+        "layout": asdict(result.layout),
+    }
 
 
-def _shard_payload(run: PopulationRun, model: str, seed: int, keep_results: bool
-                   ) -> dict[str, Any]:
+def _shard_payload(run: PopulationRun, model: str, seed: int, keep_results: bool) -> dict[str, Any]:
     table = run.table[(run.table["model"] == model) & (run.table["seed"] == seed)]
     timing = run.timings[(run.timings["model"] == model) & (run.timings["seed"] == seed)]
     network = None
     if keep_results and model in RECURRENT_MODELS:
         network = _network_payload(run.results[(model, seed)])
-    return {"table": table.sort_values("user_id").reset_index(drop=True),
-            "timing": {k: v for k, v in timing.iloc[0].to_dict().items()
-                       if k not in ("model", "seed")},
-            "network": network}
+    return {
+        "table": table.sort_values("user_id").reset_index(drop=True),
+        "timing": {k: v for k, v in timing.iloc[0].to_dict().items() if k not in ("model", "seed")},
+        "network": network,
+    }
 
 
 def _as_shard(payload: dict[str, Any], entry: EntryInfo | None, stored: bool) -> _Shard:
-    return _Shard(entry, payload["table"].set_index("user_id", drop=False), payload["timing"],
-                  payload["network"], stored)
+    return _Shard(
+        entry,
+        payload["table"].set_index("user_id", drop=False),
+        payload["timing"],
+        payload["network"],
+        stored,
+    )
 
 
-def _stored_shards(store: Store, candidates: list[EntryInfo], params: dict[str, Any],
-                   users: np.ndarray, need_network: bool) -> list[_Shard]:
+def _stored_shards(
+    store: Store, candidates: list[EntryInfo], params: dict[str, Any], users: np.ndarray, need_network: bool
+) -> list[_Shard]:
     """The verified shards among ``candidates`` with these ``params`` that hold some of
     ``users`` (newest first, and only as many as cover the users)."""
     want = json.loads(canonical_params(params))
@@ -151,8 +165,10 @@ def _network(shards: list[_Shard], owner: dict[int, int], users: np.ndarray) -> 
     networks of the shards that hold them."""
     from recsys_utils.batched import BatchedResult, ParamLayout
 
-    position = [{int(u): i for i, u in enumerate(shard.network["user_ids"])}
-                if shard.network is not None else {} for shard in shards]
+    position = [
+        {int(u): i for i, u in enumerate(shard.network["user_ids"])} if shard.network is not None else {}
+        for shard in shards
+    ]
     rows = []  # (the network holding a user, the user's row in it), in ``users`` order
     for u in users:
         i = owner[int(u)]
@@ -160,21 +176,29 @@ def _network(shards: list[_Shard], owner: dict[int, int], users: np.ndarray) -> 
     first = rows[0][0]
     used = {id(net): net for net, _ in rows}.values()
     return BatchedResult(
-        user_ids=np.asarray(users, np.int64), layout=ParamLayout(**first["layout"]),
-        weights={name: np.stack([net["weights"][name][i] for net, i in rows])
-                 for name in first["weights"]},
+        user_ids=np.asarray(users, np.int64),
+        layout=ParamLayout(**first["layout"]),
+        weights={name: np.stack([net["weights"][name][i] for net, i in rows]) for name in first["weights"]},
         adam_steps=np.array([net["adam_steps"][i] for net, i in rows]),
         loss_history=np.stack([net["loss_history"][i] for net, i in rows]),
         train_time_s=float(sum(net["train_time_s"] for net in used)),
         compile_time_s=float(sum(net["compile_time_s"] for net in used)),
-        config=dict(first["config"]))
+        config=dict(first["config"]),
+    )
 
 
-def population_run(data: MovieLens, user_ids: Sequence[int] | np.ndarray,
-                   spec: PopulationSpec | None = None, *, keep_results: bool = False,
-                   store: Store | None = None, n_threads: int | None = None,
-                   progress: bool = False, verbose: bool = False,
-                   compute: Callable[..., PopulationRun] = run_population) -> PopulationRun:
+def population_run(
+    data: MovieLens,
+    user_ids: Sequence[int] | np.ndarray,
+    spec: PopulationSpec | None = None,
+    *,
+    keep_results: bool = False,
+    store: Store | None = None,
+    n_threads: int | None = None,
+    progress: bool = False,
+    verbose: bool = False,
+    compute: Callable[..., PopulationRun] = run_population,
+) -> PopulationRun:
     """:func:`~recsys_utils.population.run_population` of ``spec`` for ``user_ids``, each
     user, model and seed computed once per store (module docstring).
 
@@ -186,7 +210,7 @@ def population_run(data: MovieLens, user_ids: Sequence[int] | np.ndarray,
         keep_results: also store and return each recurrent model's trained networks
             (:attr:`PopulationRun.results`, ``{(model, seed): BatchedResult}`` in ``user_ids``
             order); shards stored without networks then do not count as holding a user.
-        store: default :func:`~recsys_utils.experiments.store.default_store`.
+        store: default :func:`~recsys_utils.experiments.default_store`.
         n_threads, progress, verbose: passed to ``compute`` for the users computed.
         compute: the function that trains (tests pass a fake with its signature).
 
@@ -214,21 +238,32 @@ def population_run(data: MovieLens, user_ids: Sequence[int] | np.ndarray,
     for seed in spec.seeds:
         for model in spec.models:
             need_network = keep_results and model in RECURRENT_MODELS
-            found = _stored_shards(store, candidates, spec.shard_params(model, seed), users,
-                                   need_network)
+            found = _stored_shards(store, candidates, spec.shard_params(model, seed), users, need_network)
             shards[(model, int(seed))] = found
             missing[(model, int(seed))] = _assign(users, found)[1]
-    computed = _compute_missing(data, spec, missing, shards, store, keep_results,
-                                {"n_threads": n_threads, "progress": progress,
-                                 "verbose": verbose}, compute)
+    computed = _compute_missing(
+        data,
+        spec,
+        missing,
+        shards,
+        store,
+        keep_results,
+        {"n_threads": n_threads, "progress": progress, "verbose": verbose},
+        compute,
+    )
     return _assemble(users, spec, shards, keep_results, computed)
 
 
-def _compute_missing(data: MovieLens, spec: PopulationSpec,
-                     missing: dict[tuple[str, int], list[int]],
-                     shards: dict[tuple[str, int], list[_Shard]], store: Store,
-                     keep_results: bool, run_kw: dict[str, Any],
-                     compute: Callable[..., PopulationRun]) -> int:
+def _compute_missing(
+    data: MovieLens,
+    spec: PopulationSpec,
+    missing: dict[tuple[str, int], list[int]],
+    shards: dict[tuple[str, int], list[_Shard]],
+    store: Store,
+    keep_results: bool,
+    run_kw: dict[str, Any],
+    compute: Callable[..., PopulationRun],
+) -> int:
     """Train the missing users (one call per seed and set of users), store them as shards and
     add them to ``shards``; returns the number of (user, model, seed) trainings."""
     done = 0
@@ -239,24 +274,43 @@ def _compute_missing(data: MovieLens, spec: PopulationSpec,
             if todo:
                 groups.setdefault(tuple(todo), []).append(model)
         for todo, models in groups.items():
-            run = compute(data, np.asarray(todo, np.int64), models=tuple(models),
-                          seeds=(int(seed),), epochs=spec.epochs,
-                          train_fraction=spec.train_fraction, keep_results=keep_results,
-                          **run_kw, **spec.train_kw)
+            run = compute(
+                data,
+                np.asarray(todo, np.int64),
+                models=tuple(models),
+                seeds=(int(seed),),
+                epochs=spec.epochs,
+                train_fraction=spec.train_fraction,
+                keep_results=keep_results,
+                **run_kw,
+                **spec.train_kw,
+            )
             for model in models:
                 payload = _shard_payload(run, model, int(seed), keep_results)
-                params = {**spec.shard_params(model, seed), "users": sorted(todo),
-                          "networks": payload["network"] is not None}
-                stored = store.put(POPULATION_SHARD, params, payload, data=data,
-                                   compute_s=float(payload["timing"].get("train_time_s", 0.0)))
+                params = {
+                    **spec.shard_params(model, seed),
+                    "users": sorted(todo),
+                    "networks": payload["network"] is not None,
+                }
+                stored = store.put(
+                    POPULATION_SHARD,
+                    params,
+                    payload,
+                    data=data,
+                    compute_s=float(payload["timing"].get("train_time_s", 0.0)),
+                )
                 shards[(model, int(seed))].append(_as_shard(stored.value, None, False))
                 done += len(todo)
     return done
 
 
-def _assemble(users: np.ndarray, spec: PopulationSpec,
-              shards: dict[tuple[str, int], list[_Shard]], keep_results: bool,
-              computed: int) -> PopulationRun:
+def _assemble(
+    users: np.ndarray,
+    spec: PopulationSpec,
+    shards: dict[tuple[str, int], list[_Shard]],
+    keep_results: bool,
+    computed: int,
+) -> PopulationRun:
     tables, timings, results = [], [], {}
     for seed in spec.seeds:
         for model in spec.models:
@@ -264,20 +318,35 @@ def _assemble(users: np.ndarray, spec: PopulationSpec,
             owner, left = _assign(users, found)
             if left:  # pragma: no cover - _compute_missing stored them
                 raise RuntimeError(f"users {left[:5]} of {model}/{seed} were not computed")
-            parts = [found[i].table.loc[[u for u, o in owner.items() if o == i]]
-                     for i in sorted(set(owner.values()))]
+            parts = [
+                found[i].table.loc[[u for u, o in owner.items() if o == i]]
+                for i in sorted(set(owner.values()))
+            ]
             tables.append(pd.concat(parts).loc[users])
             for i in sorted(set(owner.values())):
                 used = sum(1 for o in owner.values() if o == i)
-                timings.append({"model": model, "seed": int(seed),
-                                **{k: found[i].timing.get(k, math.nan) for k in
-                                   ("users", "train_time_s", "user_steps",
-                                    "us_per_user_step")},
-                                "users_used": used, "stored": found[i].stored})
+                timings.append(
+                    {
+                        "model": model,
+                        "seed": int(seed),
+                        **{
+                            k: found[i].timing.get(k, math.nan)
+                            for k in ("users", "train_time_s", "user_steps", "us_per_user_step")
+                        },
+                        "users_used": used,
+                        "stored": found[i].stored,
+                    }
+                )
             if keep_results and model in RECURRENT_MODELS:
                 results[(model, int(seed))] = _network(found, owner, users)
     table = pd.concat(tables, ignore_index=True)
-    config = {"models": list(spec.models), "seeds": [int(s) for s in spec.seeds],
-              "epochs": spec.epochs, "train_fraction": spec.train_fraction,
-              "n_users": len(users), **spec.train_kw, "users_computed": computed}
+    config = {
+        "models": list(spec.models),
+        "seeds": [int(s) for s in spec.seeds],
+        "epochs": spec.epochs,
+        "train_fraction": spec.train_fraction,
+        "n_users": len(users),
+        **spec.train_kw,
+        "users_computed": computed,
+    }
     return PopulationRun(table, pd.DataFrame(timings), results, config)

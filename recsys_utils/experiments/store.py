@@ -96,9 +96,19 @@ def default_store_dir() -> Path:
 #: the package). The command line, figures, interpretation helpers, the book's Sphinx hook and
 #: the store's listing are left out: editing them must not make every result stale.
 COMPUTING_CODE: tuple[str, ...] = (
-    "batched", "cells.py", "data", "errors.py", "evaluation", "features.py", "models",
-    "population.py", "recommenders", "report.py", "experiments/codec.py",
-    "experiments/population_runs.py", "experiments/user_fits.py",
+    "batched",
+    "cells.py",
+    "data",
+    "errors.py",
+    "evaluation",
+    "features.py",
+    "models",
+    "population.py",
+    "recommenders",
+    "report.py",
+    "experiments/codec.py",
+    "experiments/population_runs.py",
+    "experiments/user_fits.py",
 )
 
 
@@ -107,8 +117,13 @@ def _code_without_docstrings(source: bytes) -> bytes:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, include_attributes=False).encode()
 
@@ -143,8 +158,13 @@ class Store:
         code: the code digest in every key; default :func:`code_digest`.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 version: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        version: str | None = None,
+        code: str | None = None,
+    ) -> None:
         if version is None:
             from recsys_utils import __version__ as version
         self.root = Path(root).expanduser() if root is not None else default_store_dir()
@@ -162,12 +182,16 @@ class Store:
             raise ValueError(f"experiment name must match {_NAME_RE.pattern}, got {name!r}")
         return name
 
-    def key(self, name: str, params: dict[str, Any], data: MovieLens | str | None = None
-            ) -> str:
+    def key(self, name: str, params: dict[str, Any], data: MovieLens | str | None = None) -> str:
         """The entry key of ``name`` with ``params`` on ``data`` (a MovieLens, an already
         computed fingerprint, or ``None`` for an experiment that reads no data)."""
-        return entry_key(self.check_name(name), params, self._fingerprint(data),
-                         f"{self.version}+{self.code}", STORE_FORMAT)
+        return entry_key(
+            self.check_name(name),
+            params,
+            self._fingerprint(data),
+            f"{self.version}+{self.code}",
+            STORE_FORMAT,
+        )
 
     @staticmethod
     def _fingerprint(data: MovieLens | str | None) -> str | None:
@@ -178,8 +202,12 @@ class Store:
     def entry_path(self, name: str, key: str) -> Path:
         return self.root / name / key
 
-    def get(self, name: str, params: dict[str, Any], data: MovieLens | str | None = None,
-            ) -> Any:
+    def get(
+        self,
+        name: str,
+        params: dict[str, Any],
+        data: MovieLens | str | None = None,
+    ) -> Any:
         """The stored result; :class:`KeyError` when there is none, :class:`DamagedEntry`
         when the entry fails a check (it is left in place: :meth:`cached` replaces it)."""
         key = self.key(name, params, data)
@@ -189,8 +217,14 @@ class Store:
             raise KeyError(f"no stored {name} entry with these parameters ({key})") from None
 
     # ------------------------------------------------------------------ the main entry
-    def cached(self, name: str, params: dict[str, Any], compute: Callable[[], Any], *,
-               data: MovieLens | str | None = None) -> Cached:
+    def cached(
+        self,
+        name: str,
+        params: dict[str, Any],
+        compute: Callable[[], Any],
+        *,
+        data: MovieLens | str | None = None,
+    ) -> Cached:
         """The result of ``compute()`` for ``name`` with ``params`` on ``data``: read from the
         store when a valid entry exists, else computed (under a lock, so two processes
         compute it once), stored and returned.
@@ -218,8 +252,15 @@ class Store:
         with entry_lock(self.root / name, key):
             return self._cached_locked(name, key, params, fingerprint, compute, None)
 
-    def put(self, name: str, params: dict[str, Any], value: Any, *,
-            data: MovieLens | str | None = None, compute_s: float = 0.0) -> Cached:
+    def put(
+        self,
+        name: str,
+        params: dict[str, Any],
+        value: Any,
+        *,
+        data: MovieLens | str | None = None,
+        compute_s: float = 0.0,
+    ) -> Cached:
         """Store ``value``, computed elsewhere in ``compute_s`` seconds, unless a valid entry
         exists (then that one is returned, ``computed=False``); see :meth:`cached`."""
         fingerprint = self._fingerprint(data)
@@ -227,32 +268,47 @@ class Store:
         with entry_lock(self.root / name, key):
             return self._cached_locked(name, key, params, fingerprint, lambda: value, compute_s)
 
-    def _cached_locked(self, name: str, key: str, params: dict[str, Any],
-                       fingerprint: str | None, compute: Callable[[], Any],
-                       compute_s: float | None) -> Cached:
+    def _cached_locked(
+        self,
+        name: str,
+        key: str,
+        params: dict[str, Any],
+        fingerprint: str | None,
+        compute: Callable[[], Any],
+        compute_s: float | None,
+    ) -> Cached:
         path = self.entry_path(name, key)
         try:
             return Cached(read_entry(path, name, key), False)
         except FileNotFoundError:
             pass
         except DamagedEntry as err:
-            warnings.warn(f"stored result {path} is damaged ({err}); computing it again",
-                          StoreWarning, stacklevel=4)
+            warnings.warn(
+                f"stored result {path} is damaged ({err}); computing it again", StoreWarning, stacklevel=4
+            )
             remove_entry(path)
         start = time.perf_counter()
         value = compute()
         elapsed = time.perf_counter() - start if compute_s is None else compute_s
         document, arrays = encode(value)
-        manifest = {"name": name, "params": json.loads(canonical_params(params)),
-                    "data": fingerprint, "version": self.version, "code": self.code,
-                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                    "compute_s": round(elapsed, 3)}
+        manifest = {
+            "name": name,
+            "params": json.loads(canonical_params(params)),
+            "data": fingerprint,
+            "version": self.version,
+            "code": self.code,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "compute_s": round(elapsed, 3),
+        }
         try:
             write_entry(self.root / name, key, manifest, document, arrays)
         except OSError as err:
-            warnings.warn(f"could not store {name} in {self.root} ({err}); the result is "
-                          "used but will be computed again next time", StoreWarning,
-                          stacklevel=4)
+            warnings.warn(
+                f"could not store {name} in {self.root} ({err}); the result is "
+                "used but will be computed again next time",
+                StoreWarning,
+                stacklevel=4,
+            )
         return Cached(decode(document, arrays), True)
 
     # --------------------------------------------------------------- listing, clearing
@@ -274,20 +330,31 @@ class Store:
             try:
                 manifest = read_manifest(path)
                 created = _dt.datetime.fromisoformat(manifest["created"])
-                out.append(EntryInfo(path.parent.name, path.name, path, size, created,
-                                     manifest.get("compute_s"), manifest.get("params", {}),
-                                     manifest.get("data"), manifest.get("version"), "ok"))
+                out.append(
+                    EntryInfo(
+                        path.parent.name,
+                        path.name,
+                        path,
+                        size,
+                        created,
+                        manifest.get("compute_s"),
+                        manifest.get("params", {}),
+                        manifest.get("data"),
+                        manifest.get("version"),
+                        "ok",
+                    )
+                )
             except (DamagedEntry, ValueError, KeyError, TypeError):
-                out.append(EntryInfo(path.parent.name, path.name, path, size, None, None, {},
-                                     None, None, "damaged"))
+                out.append(
+                    EntryInfo(path.parent.name, path.name, path, size, None, None, {}, None, None, "damaged")
+                )
         epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
         return sorted(out, key=lambda e: (e.name, e.created or epoch, e.key))
 
-    def find(self, name: str, data: MovieLens | str | None, match: dict[str, Any]
-             ) -> list[EntryInfo]:
+    def find(self, name: str, data: MovieLens | str | None, match: dict[str, Any]) -> list[EntryInfo]:
         """Entries of ``name`` on ``data`` with this store's version and code whose
         parameters include ``match`` (equal values), oldest first. Used to gather the
-        per-user shards of a population run (:mod:`recsys_utils.experiments.population_runs`)."""
+        per-user shards of a population run (``recsys_utils.experiments.population_runs``)."""
         fingerprint = self._fingerprint(data)
         want = json.loads(canonical_params(match))
         found = []
@@ -310,8 +377,9 @@ class Store:
 
     def discard(self, entry: EntryInfo, reason: str) -> None:
         """Remove a damaged entry (its own files only), with a :class:`StoreWarning`."""
-        warnings.warn(f"stored result {entry.path} is damaged ({reason}); it is not used",
-                      StoreWarning, stacklevel=3)
+        warnings.warn(
+            f"stored result {entry.path} is damaged ({reason}); it is not used", StoreWarning, stacklevel=3
+        )
         with entry_lock(self.root / entry.name, entry.key):
             if entry.path.is_dir():
                 remove_entry(entry.path)
@@ -360,7 +428,13 @@ def default_store() -> Store:
     return _DEFAULT[key]
 
 
-def cached(name: str, params: dict[str, Any], compute: Callable[[], Any], *,
-           data: MovieLens | str | None = None, store: Store | None = None) -> Cached:
+def cached(
+    name: str,
+    params: dict[str, Any],
+    compute: Callable[[], Any],
+    *,
+    data: MovieLens | str | None = None,
+    store: Store | None = None,
+) -> Cached:
     """:meth:`Store.cached` on ``store`` (default :func:`default_store`)."""
     return (store or default_store()).cached(name, params, compute, data=data)

@@ -79,53 +79,81 @@ def user_movie_ids(data: MovieLens, user_id: int) -> np.ndarray:
     return movie_ids
 
 
-def _fit_payload(model: str, data: MovieLens, user_id: int, settings: dict[str, Any],
-                 verbose: int) -> dict[str, Any]:
+def _fit_payload(
+    model: str, data: MovieLens, user_id: int, settings: dict[str, Any], verbose: int
+) -> dict[str, Any]:
     """Fit and score (the computation stored): plain data only."""
-    results, rec = evaluate_user(model, data, user_id, protocols=PROTOCOLS, verbose=verbose,
-                                 **settings)
+    results, rec = evaluate_user(model, data, user_id, protocols=PROTOCOLS, verbose=verbose, **settings)
     movie_ids = user_movie_ids(data, user_id)
     history = getattr(rec, "history", None) or {}
-    return {"results": {p: asdict(r) for p, r in results.items()},
-            "history": {str(k): [float(x) for x in v] for k, v in history.items()},
-            "movie_ids": movie_ids,
-            "scores": np.asarray(rec.score(movie_ids), dtype=np.float64),
-            "like_threshold": float(rec.like_threshold),
-            "fit_time_s": None if rec.fit_time_s is None else float(rec.fit_time_s),
-            "epoch_times_s": [float(t) for t in (rec.epoch_times_s or [])],
-            "recommendations": rec.recommend(TOP_N).reset_index(drop=True)}
+    return {
+        "results": {p: asdict(r) for p, r in results.items()},
+        "history": {str(k): [float(x) for x in v] for k, v in history.items()},
+        "movie_ids": movie_ids,
+        "scores": np.asarray(rec.score(movie_ids), dtype=np.float64),
+        "like_threshold": float(rec.like_threshold),
+        "fit_time_s": None if rec.fit_time_s is None else float(rec.fit_time_s),
+        "epoch_times_s": [float(t) for t in (rec.epoch_times_s or [])],
+        "recommendations": rec.recommend(TOP_N).reset_index(drop=True),
+    }
 
 
-def user_fit(model: str, data: MovieLens, user_id: int, *, seed: int = 0,
-             epochs: int | None = None, split: str = "ordered",
-             train_fraction: float = REPORT_TRAIN_FRACTION, verbose: int = 0,
-             store: Store | None = None) -> UserFit:
-    """:func:`recsys_utils.evaluation.evaluate_user` for one model, user and seed, computed
+def user_fit(
+    model: str,
+    data: MovieLens,
+    user_id: int,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    split: str = "ordered",
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    verbose: int = 0,
+    store: Store | None = None,
+) -> UserFit:
+    """:func:`recsys_utils.evaluation.protocols.evaluate_user` for one model, user and seed, computed
     once per store (module docstring).
 
     Args:
         model, data, user_id, seed, epochs, split, train_fraction, verbose: as for
-            :func:`~recsys_utils.evaluation.evaluate_user` (``verbose`` is not part of the
+            :func:`~recsys_utils.evaluation.protocols.evaluate_user` (``verbose`` is not part of the
             key: it only changes what the fit prints).
-        store: default :func:`~recsys_utils.experiments.store.default_store`.
+        store: default :func:`~recsys_utils.experiments.default_store`.
 
     Returns:
-        The fit, with the results of both protocols (:data:`~recsys_utils.evaluation.PROTOCOLS`).
+        The fit, with the results of both protocols (``PROTOCOLS``).
     """
     user_movie_ids(data, user_id)  # an unknown user is an error before any work
-    settings = {"seed": int(seed), "epochs": None if epochs is None else int(epochs),
-                "split": split, "train_fraction": float(train_fraction)}
-    params = {"model": model, "user_id": int(user_id), **settings,
-              "rows": user_rows_fingerprint(data, user_id)}
+    settings = {
+        "seed": int(seed),
+        "epochs": None if epochs is None else int(epochs),
+        "split": split,
+        "train_fraction": float(train_fraction),
+    }
+    params = {
+        "model": model,
+        "user_id": int(user_id),
+        **settings,
+        "rows": user_rows_fingerprint(data, user_id),
+    }
     store = store or default_store()
-    stored = store.cached(USER_FIT, params, lambda: _fit_payload(
-        model, data, int(user_id), settings, verbose), data=data)
+    stored = store.cached(
+        USER_FIT, params, lambda: _fit_payload(model, data, int(user_id), settings, verbose), data=data
+    )
     value = stored.value
     return UserFit(
-        model=model, user_id=int(user_id), seed=int(seed), epochs=settings["epochs"],
-        split=split, train_fraction=float(train_fraction),
+        model=model,
+        user_id=int(user_id),
+        seed=int(seed),
+        epochs=settings["epochs"],
+        split=split,
+        train_fraction=float(train_fraction),
         results={p: ClassificationResult(**r) for p, r in value["results"].items()},
-        history=value["history"], movie_ids=value["movie_ids"], scores=value["scores"],
-        like_threshold=value["like_threshold"], fit_time_s=value["fit_time_s"],
-        epoch_times_s=value["epoch_times_s"], recommendations=value.get("recommendations"),
-        computed=stored.computed)
+        history=value["history"],
+        movie_ids=value["movie_ids"],
+        scores=value["scores"],
+        like_threshold=value["like_threshold"],
+        fit_time_s=value["fit_time_s"],
+        epoch_times_s=value["epoch_times_s"],
+        recommendations=value.get("recommendations"),
+        computed=stored.computed,
+    )

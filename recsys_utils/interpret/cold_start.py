@@ -50,7 +50,7 @@ def cold_start_split(ds: UserDataset, n_test: int, seed: int = 0) -> tuple[np.nd
 def popularity_scores(data: MovieLens, user_id: int, movie_ids: np.ndarray) -> np.ndarray:
     """``(n,)`` popularity scores of ``movie_ids`` for a user none of whose ratings is known.
 
-    :class:`recsys_utils.recommenders.PopularityRecommender` fitted with every rating of the
+    ``recsys_utils.recommenders.PopularityRecommender`` fitted with every rating of the
     user hidden: each movie's (shrunk) like share among the other users.
     """
     from recsys_utils.recommenders import PopularityRecommender
@@ -60,11 +60,17 @@ def popularity_scores(data: MovieLens, user_id: int, movie_ids: np.ndarray) -> n
     return rec.score(np.asarray(movie_ids))
 
 
-def cold_start_experiment(data: MovieLens, user_ids: Sequence[int], ks: Sequence[int], *,
-                          n_test: int = COLD_START_TEST_ROWS, seed: int = 0,
-                          epochs: int = report.SEQUENCE_EPOCHS,
-                          batch_size: int = report.SEQUENCE_BATCH_SIZE,
-                          trainer: Trainer = "batched") -> pd.DataFrame:
+def cold_start_experiment(
+    data: MovieLens,
+    user_ids: Sequence[int],
+    ks: Sequence[int],
+    *,
+    n_test: int = COLD_START_TEST_ROWS,
+    seed: int = 0,
+    epochs: int = report.SEQUENCE_EPOCHS,
+    batch_size: int = report.SEQUENCE_BATCH_SIZE,
+    trainer: Trainer = "batched",
+) -> pd.DataFrame:
     """Train the recommender on only ``k`` ratings per user and score a fixed held-out set.
 
     Protocol, per user (see :func:`cold_start_split`): the test rows are ``n_test`` rows drawn
@@ -78,7 +84,7 @@ def cold_start_experiment(data: MovieLens, user_ids: Sequence[int], ks: Sequence
       constant score, so its ROC AUC is 0.5.
 
     Scores become like/dislike by the package's one rule,
-    :func:`recsys_utils.evaluation.predict_like` (a score above 0.5 predicts a like).
+    :func:`recsys_utils.evaluation.metrics.predict_like` (a score above 0.5 predicts a like).
 
     Returns:
         One row per (user, k, model): ``user_id``, ``k``, ``model``, ``n_test``,
@@ -94,23 +100,32 @@ def cold_start_experiment(data: MovieLens, user_ids: Sequence[int], ks: Sequence
     for ds in datasets:
         pool, test = cold_start_split(ds, n_test, seed)
         if len(pool) < ks[-1]:
-            raise ValueError(f"user {ds.user_id} has {len(ds)} rows: fewer than "
-                             f"n_test + max(k) = {n_test + ks[-1]}")
+            raise ValueError(
+                f"user {ds.user_id} has {len(ds)} rows: fewer than n_test + max(k) = {n_test + ks[-1]}"
+            )
         splits[ds.user_id] = (pool, test)
-    pop = {ds.user_id: popularity_scores(data, ds.user_id, ds.movie_ids[splits[ds.user_id][1]])
-           for ds in datasets}
+    pop = {
+        ds.user_id: popularity_scores(data, ds.user_id, ds.movie_ids[splits[ds.user_id][1]])
+        for ds in datasets
+    }
     rows = []
     for k in ks:
         X_train = [ds.X[splits[ds.user_id][0][:k]] for ds in datasets]
         y_train = [ds.y[splits[ds.user_id][0][:k]] for ds in datasets]
-        models = train_user_models(X_train, y_train, ids, trainer=trainer, epochs=epochs,
-                                   batch_size=batch_size, seed=seed)
+        models = train_user_models(
+            X_train, y_train, ids, trainer=trainer, epochs=epochs, batch_size=batch_size, seed=seed
+        )
         preds = models.predict([ds.X[splits[ds.user_id][1]] for ds in datasets])
         for ds, y_k, p in zip(datasets, y_train, preds):
             test = splits[ds.user_id][1]
             y = ds.y[test]
-            base = {"user_id": ds.user_id, "k": k, "n_test": len(test),
-                    "test_likes": int(y.sum()), "train_likes": int(y_k.sum())}
+            base = {
+                "user_id": ds.user_id,
+                "k": k,
+                "n_test": len(test),
+                "test_likes": int(y.sum()),
+                "train_likes": int(y_k.sum()),
+            }
             maj = np.full(len(test), float(majority_label(y_k)))
             for name, scores in zip(COLD_START_MODELS, (p, pop[ds.user_id], maj)):
                 rows.append({**base, "model": name, **classification_metrics(y, scores)})
@@ -121,15 +136,20 @@ def _rule_name(min_ratings: int) -> str:
     return f"fallback (N={min_ratings})"
 
 
-def apply_fallback(results: pd.DataFrame, min_ratings: int, *,
-                   model: str = COLD_START_MODELS[0],
-                   fallback: str = COLD_START_MODELS[1]) -> pd.DataFrame:
+def apply_fallback(
+    results: pd.DataFrame,
+    min_ratings: int,
+    *,
+    model: str = COLD_START_MODELS[0],
+    fallback: str = COLD_START_MODELS[1],
+) -> pd.DataFrame:
     """Add the rule "``fallback`` while the user has fewer than ``min_ratings`` ratings, then
     ``model``" to a :func:`cold_start_experiment` table (rows named ``"fallback (N=...)"``)."""
     a = results[results["model"] == fallback].set_index(["user_id", "k"])
     b = results[results["model"] == model].set_index(["user_id", "k"])
-    chosen = pd.concat([a[a.index.get_level_values("k") < min_ratings],
-                        b[b.index.get_level_values("k") >= min_ratings]]).reset_index()
+    chosen = pd.concat(
+        [a[a.index.get_level_values("k") < min_ratings], b[b.index.get_level_values("k") >= min_ratings]]
+    ).reset_index()
     chosen["model"] = _rule_name(min_ratings)
     return pd.concat([results, chosen[results.columns]], ignore_index=True)
 
@@ -141,8 +161,7 @@ def summarize_by_k(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFra
     return table[order]
 
 
-def cold_start_table(results: pd.DataFrame,
-                     metrics: Sequence[str] = COLD_START_METRICS) -> pd.DataFrame:
+def cold_start_table(results: pd.DataFrame, metrics: Sequence[str] = COLD_START_METRICS) -> pd.DataFrame:
     """Means over users: one row per (metric, model), one column per k."""
     parts = {metric: summarize_by_k(results, metric).T for metric in metrics}
     table = pd.concat(parts, names=["metric", "model"])
@@ -150,9 +169,14 @@ def cold_start_table(results: pd.DataFrame,
     return table
 
 
-def fallback_effect(results: pd.DataFrame, min_ratings: int, *,
-                    model: str = COLD_START_MODELS[0], fallback: str = COLD_START_MODELS[1],
-                    metrics: Sequence[str] = COLD_START_METRICS) -> pd.DataFrame:
+def fallback_effect(
+    results: pd.DataFrame,
+    min_ratings: int,
+    *,
+    model: str = COLD_START_MODELS[0],
+    fallback: str = COLD_START_MODELS[1],
+    metrics: Sequence[str] = COLD_START_METRICS,
+) -> pd.DataFrame:
     """The fallback rule's gain over always ``model`` and over always ``fallback``.
 
     ``results`` must hold the rule's rows (:func:`apply_fallback`). Each entry is the mean over
@@ -162,8 +186,10 @@ def fallback_effect(results: pd.DataFrame, min_ratings: int, *,
     out = {}
     for metric in metrics:
         t = summarize_by_k(results, metric)
-        out[metric] = {f"{rule} - always {model}": float((t[rule] - t[model]).mean()),
-                       f"{rule} - always {fallback}": float((t[rule] - t[fallback]).mean())}
+        out[metric] = {
+            f"{rule} - always {model}": float((t[rule] - t[model]).mean()),
+            f"{rule} - always {fallback}": float((t[rule] - t[fallback]).mean()),
+        }
     return pd.DataFrame(out)
 
 
@@ -183,7 +209,11 @@ def paired_wins(results: pd.DataFrame, a: str, b: str, metric: str = "roc_auc") 
     y = results[results["model"] == b].set_index(["user_id", "k"])[metric]
     diff = (x - y).dropna()
     by_k = diff.groupby(level="k")
-    return pd.DataFrame({"users": by_k.size(),
-                         f"{a} higher": by_k.apply(lambda d: int((d > 0).sum())),
-                         f"{b} higher": by_k.apply(lambda d: int((d < 0).sum())),
-                         "mean difference": by_k.mean()})
+    return pd.DataFrame(
+        {
+            "users": by_k.size(),
+            f"{a} higher": by_k.apply(lambda d: int((d > 0).sum())),
+            f"{b} higher": by_k.apply(lambda d: int((d < 0).sum())),
+            "mean difference": by_k.mean(),
+        }
+    )

@@ -24,8 +24,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.models.sequence import SequenceClassifier
 
 #: The gates a :class:`GateTrace` holds, with the names used in tables and figures.
-GATES: dict[str, str] = {"i": "input gate i_t", "c_candidate": "candidate C~_t",
-                         "c": "cell state C_t", "o": "output gate o_t", "h": "output h_t"}
+GATES: dict[str, str] = {
+    "i": "input gate i_t",
+    "c_candidate": "candidate C~_t",
+    "c": "cell state C_t",
+    "o": "output gate o_t",
+    "h": "output h_t",
+}
 
 #: NumPy twins of the Keras activations the cells use, by Keras' function name. Keras 3's hard
 #: sigmoid is ``clip(x / 6 + 1/2)``, Keras 2's (the report's output unit) ``clip(0.2 x + 1/2)``.
@@ -48,8 +53,7 @@ def _np_activation(fn: Any) -> Callable[[np.ndarray], np.ndarray]:
     """The NumPy twin of a Keras activation (by its function name)."""
     name = _act_name(fn)
     if name not in _NP_ACTIVATIONS:
-        raise ValueError(f"no NumPy version of activation {name!r}; "
-                         f"known: {sorted(_NP_ACTIVATIONS)}")
+        raise ValueError(f"no NumPy version of activation {name!r}; known: {sorted(_NP_ACTIVATIONS)}")
     return _NP_ACTIVATIONS[name]
 
 
@@ -105,20 +109,26 @@ def cell_weights(model: keras.Model | SequenceClassifier | CellWeights) -> CellW
     rnn = [layer for layer in model.layers if isinstance(layer, ModifiedLSTM)]
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(emb) != 1 or len(rnn) != 1 or len(dense) != 1:
-        raise ValueError("expected one Embedding, one ModifiedLSTM and one Dense layer, got "
-                         f"{[type(layer).__name__ for layer in model.layers]}")
+        raise ValueError(
+            "expected one Embedding, one ModifiedLSTM and one Dense layer, got "
+            f"{[type(layer).__name__ for layer in model.layers]}"
+        )
     cell = rnn[0].cell
     u = cell.units
     bias = _f64(cell.bias) if cell.use_bias else np.zeros(3 * u)
     d_kernel, d_bias = dense[0].get_weights()
     return CellWeights(
-        embedding=_f64(emb[0].embeddings), kernel=_f64(cell.kernel),
-        recurrent_kernel=_f64(cell.recurrent_kernel), bias=bias,
+        embedding=_f64(emb[0].embeddings),
+        kernel=_f64(cell.kernel),
+        recurrent_kernel=_f64(cell.recurrent_kernel),
+        bias=bias,
         dense_kernel=_f64(d_kernel).reshape(-1),
         dense_bias=float(np.asarray(d_bias).reshape(-1)[0]),
         activation=_act_name(cell.activation),
         recurrent_activation=_act_name(cell.recurrent_activation),
-        output_activation=_act_name(dense[0].activation), variant=cell.variant)
+        output_activation=_act_name(dense[0].activation),
+        variant=cell.variant,
+    )
 
 
 def batched_cell_weights(result: BatchedResult, user_id: int) -> CellWeights:
@@ -130,13 +140,17 @@ def batched_cell_weights(result: BatchedResult, user_id: int) -> CellWeights:
     w = result.user_weights(user_id)
     cfg = result.config
     return CellWeights(
-        embedding=_f64(w["embedding"]), kernel=_f64(w["kernel"]),
-        recurrent_kernel=_f64(w["recurrent_kernel"]), bias=_f64(w["bias"]),
-        dense_kernel=_f64(w["dense_kernel"]).reshape(-1), dense_bias=float(w["dense_bias"][0]),
+        embedding=_f64(w["embedding"]),
+        kernel=_f64(w["kernel"]),
+        recurrent_kernel=_f64(w["recurrent_kernel"]),
+        bias=_f64(w["bias"]),
+        dense_kernel=_f64(w["dense_kernel"]).reshape(-1),
+        dense_bias=float(w["dense_bias"][0]),
         activation=cfg.get("activation", "sigmoid"),
         recurrent_activation=cfg.get("recurrent_activation", "tanh"),
         output_activation=cfg.get("output_activation", "keras2_hard_sigmoid"),
-        variant="report" if cell == "modified" else "nfg")
+        variant="report" if cell == "modified" else "nfg",
+    )
 
 
 @dataclass(frozen=True)
@@ -175,13 +189,23 @@ class GateTrace:
         rows = []
         for name, label in GATES.items():
             g = self.gate(name)
-            rows.append({"gate": label, "min": g.min(), "mean": g.mean(), "max": g.max(),
-                         "share < 0": float(np.mean(g < 0))})
+            rows.append(
+                {
+                    "gate": label,
+                    "min": g.min(),
+                    "mean": g.mean(),
+                    "max": g.max(),
+                    "share < 0": float(np.mean(g < 0)),
+                }
+            )
         return pd.DataFrame(rows).set_index("gate")
 
 
-def trace_modified_lstm(model: keras.Model | SequenceClassifier | CellWeights, X: np.ndarray,
-                        attributes: Sequence[str] = REPORT_GENRES) -> GateTrace:
+def trace_modified_lstm(
+    model: keras.Model | SequenceClassifier | CellWeights,
+    X: np.ndarray,
+    attributes: Sequence[str] = REPORT_GENRES,
+) -> GateTrace:
     """Run a trained modified-LSTM recommender in NumPy, step by step, keeping every gate.
 
     Inference mode (no dropout), zero initial states, as Keras' layer::
@@ -217,7 +241,7 @@ def trace_modified_lstm(model: keras.Model | SequenceClassifier | CellWeights, X
     gates = {name: np.empty((n, T, u)) for name in GATES}
     for t in range(T):
         z = zx[:, t] + h @ w.recurrent_kernel
-        i, cand, o = ract(z[:, :u]), act(z[:, u:2 * u]), ract(z[:, 2 * u:])
+        i, cand, o = ract(z[:, :u]), act(z[:, u : 2 * u]), ract(z[:, 2 * u :])
         c = i * cand if w.variant == "report" else c + i * cand
         h = o * act(c)
         for name, value in (("i", i), ("c_candidate", cand), ("c", c), ("o", o), ("h", h)):

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils import report
-from recsys_utils.features import user_datasets
 from recsys_utils.data.genres import REPORT_GENRES
+from recsys_utils.features import user_datasets
 from recsys_utils.interpret.gates import CellWeights, cell_weights, trace_modified_lstm
 from recsys_utils.interpret.models import Trainer, UserModels, train_user_models
 from recsys_utils.interpret.occlusion import occlusion, with_flipped_copies
@@ -35,8 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 ATTRIBUTION_MAX_ROWS: int = 100
 
 
-def memory_profile(model: keras.Model | SequenceClassifier | CellWeights,
-                   X: np.ndarray) -> np.ndarray:
+def memory_profile(model: keras.Model | SequenceClassifier | CellWeights, X: np.ndarray) -> np.ndarray:
     """How far along the sequence the effect of one flag travels.
 
     For each position ``s`` the flag at ``s`` of every row is flipped and the cell re-run:
@@ -46,7 +45,7 @@ def memory_profile(model: keras.Model | SequenceClassifier | CellWeights,
 
     Args:
         model: a modified-LSTM recommender (as
-            :func:`recsys_utils.interpret.gates.trace_modified_lstm` takes it).
+            :func:`recsys_utils.interpret.trace_modified_lstm` takes it).
         X: ``(n, T)`` 0/1 flags.
 
     Returns:
@@ -90,15 +89,16 @@ def position_sensitivity(result: BatchedResult, X_list: Sequence[np.ndarray]) ->
 
     For every user of ``result`` (a :func:`recsys_utils.batched.train_users` result) and each of
     their rows in ``X_list`` (``(n_u, d)`` 0/1, in ``result.user_ids`` order), every flag is
-    flipped in turn (as :func:`recsys_utils.interpret.occlusion.occlusion`); the mean absolute
+    flipped in turn (as :func:`recsys_utils.interpret.occlusion`); the mean absolute
     change of the like probability per flag is that user's sensitivity to the position.
 
     Returns:
         ``(n_users, d)`` float64; ``NaN`` rows for users with no rows.
     """
     d = result.layout.n_attributes
-    batches = [with_flipped_copies(np.asarray(X, dtype=np.float32).reshape(-1, d)).astype(np.uint8)
-               for X in X_list]
+    batches = [
+        with_flipped_copies(np.asarray(X, dtype=np.float32).reshape(-1, d)).astype(np.uint8) for X in X_list
+    ]
     probs = result.predict_proba(batches)
     out = np.full((len(batches), d), np.nan)
     for i, (X, p) in enumerate(zip(X_list, probs)):
@@ -109,24 +109,28 @@ def position_sensitivity(result: BatchedResult, X_list: Sequence[np.ndarray]) ->
     return out
 
 
-def attribution_by_order(data: MovieLens, user_ids: Sequence[int],
-                         orders: dict[str, Sequence[str]] | None = None, *,
-                         max_rows: int = ATTRIBUTION_MAX_ROWS,
-                         epochs: int = report.SEQUENCE_EPOCHS,
-                         batch_size: int = report.SEQUENCE_BATCH_SIZE, seed: int = 0,
-                         trainer: Trainer = "batched",
-                         ) -> tuple[pd.DataFrame, dict[str, UserModels]]:
+def attribution_by_order(
+    data: MovieLens,
+    user_ids: Sequence[int],
+    orders: dict[str, Sequence[str]] | None = None,
+    *,
+    max_rows: int = ATTRIBUTION_MAX_ROWS,
+    epochs: int = report.SEQUENCE_EPOCHS,
+    batch_size: int = report.SEQUENCE_BATCH_SIZE,
+    seed: int = 0,
+    trainer: Trainer = "batched",
+) -> tuple[pd.DataFrame, dict[str, UserModels]]:
     """Is a genre's effect about the genre or about where it sits in the sequence?
 
     Each user's model is trained once per attribute order (default: the report's order and
     its reverse) on the same rows (the first ``max_rows`` rows of the user's
     :func:`recsys_utils.features.seeded_order`), then explained by
-    :func:`recsys_utils.interpret.occlusion.occlusion` on those rows.
+    :func:`recsys_utils.interpret.occlusion` on those rows.
 
     Returns:
         A table with one row per (user, order, genre): ``user_id``, ``order``, ``genre``,
         ``position`` (1-based position of the genre in that order), ``rows`` (rows with the
-        genre), ``mean_abs_effect`` (mean over the rows of |p(with) - p(without)|) and
+        genre), ``mean_abs_effect`` (mean over the rows of ``|p(with) - p(without)|``) and
         ``mean_effect`` (the same, signed); and the trained models by order.
     """
     if orders is None:
@@ -141,16 +145,23 @@ def attribution_by_order(data: MovieLens, user_ids: Sequence[int],
             raise ValueError(f"order {name!r} is not a permutation of the 18 genres")
         X_list = [ds.X[rows_of[ds.user_id]][:, cols] for ds in datasets]
         y_list = [ds.y[rows_of[ds.user_id]] for ds in datasets]
-        models = train_user_models(X_list, y_list, ids, trainer=trainer, epochs=epochs,
-                                   batch_size=batch_size, seed=seed)
+        models = train_user_models(
+            X_list, y_list, ids, trainer=trainer, epochs=epochs, batch_size=batch_size, seed=seed
+        )
         models_by_order[name] = models
         for ds, X in zip(datasets, X_list):
-            occ = occlusion(lambda Z, u=ds.user_id, m=models: m.predict_user(u, Z), X,
-                            tuple(order))
+            occ = occlusion(lambda Z, u=ds.user_id, m=models: m.predict_user(u, Z), X, tuple(order))
             eff = occ.effect
             for pos, genre in enumerate(order):
-                out.append({"user_id": ds.user_id, "order": name, "genre": genre,
-                            "position": pos + 1, "rows": int(X[:, pos].sum()),
-                            "mean_abs_effect": float(np.abs(eff[:, pos]).mean()),
-                            "mean_effect": float(eff[:, pos].mean())})
+                out.append(
+                    {
+                        "user_id": ds.user_id,
+                        "order": name,
+                        "genre": genre,
+                        "position": pos + 1,
+                        "rows": int(X[:, pos].sum()),
+                        "mean_abs_effect": float(np.abs(eff[:, pos]).mean()),
+                        "mean_effect": float(eff[:, pos].mean()),
+                    }
+                )
     return pd.DataFrame(out), models_by_order

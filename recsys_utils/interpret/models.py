@@ -62,17 +62,19 @@ class UserModels:
         if len(X_list) != len(self.user_ids):
             raise ValueError(f"{len(X_list)} X arrays for {len(self.user_ids)} users")
         if self.trainer == "keras":
-            return [np.asarray(c.predict_proba(X), dtype=np.float64)
-                    for c, X in zip(self.classifiers, X_list)]
-        return [np.asarray(p, dtype=np.float64)
-                for p in self.batched.predict_proba([np.asarray(X) for X in X_list], n_threads=1)]
+            return [
+                np.asarray(c.predict_proba(X), dtype=np.float64) for c, X in zip(self.classifiers, X_list)
+            ]
+        return [
+            np.asarray(p, dtype=np.float64)
+            for p in self.batched.predict_proba([np.asarray(X) for X in X_list], n_threads=1)
+        ]
 
     def predict_user(self, user_id: int, X: np.ndarray) -> np.ndarray:
         """Like probabilities of one user's model for ``X`` ``(n, d)``: ``(n,)``."""
         i = self._index(user_id)
         X = np.asarray(X, dtype=np.float32)
-        X_list = [X if j == i else np.zeros((0, X.shape[1]), np.float32)
-                  for j in range(len(self.user_ids))]
+        X_list = [X if j == i else np.zeros((0, X.shape[1]), np.float32) for j in range(len(self.user_ids))]
         return self.predict(X_list)[i]
 
     def state(self) -> list[list[np.ndarray]] | None:
@@ -90,7 +92,7 @@ class UserModels:
 
     def cell_weights(self, user_id: int) -> CellWeights:
         """One user's weights as :class:`CellWeights` (for
-        :func:`recsys_utils.interpret.gates.trace_modified_lstm`)."""
+        :func:`recsys_utils.interpret.trace_modified_lstm`)."""
         if self.trainer == "keras":
             return cell_weights(self.classifiers[self._index(user_id)])
         return batched_cell_weights(self.batched, int(user_id))
@@ -102,10 +104,16 @@ class UserModels:
         return int(found[0])
 
 
-def train_user_models(X_list: Sequence[np.ndarray], y_list: Sequence[np.ndarray],
-                      user_ids: Sequence[int], *, trainer: Trainer = "batched",
-                      epochs: int = report.SEQUENCE_EPOCHS,
-                      batch_size: int = report.SEQUENCE_BATCH_SIZE, seed: int = 0) -> UserModels:
+def train_user_models(
+    X_list: Sequence[np.ndarray],
+    y_list: Sequence[np.ndarray],
+    user_ids: Sequence[int],
+    *,
+    trainer: Trainer = "batched",
+    epochs: int = report.SEQUENCE_EPOCHS,
+    batch_size: int = report.SEQUENCE_BATCH_SIZE,
+    seed: int = 0,
+) -> UserModels:
     """Train the report's modified-LSTM recommender for each user.
 
     Args:
@@ -129,13 +137,29 @@ def train_user_models(X_list: Sequence[np.ndarray], y_list: Sequence[np.ndarray]
             clf.fit(X, y, epochs=epochs, batch_size=batch_size)
             classifiers.append(clf)
             times.append(float(clf.fit_time_s))
-        return UserModels("keras", ids, classifiers, None, float(sum(times)), settings, times,
-                          [_first_epoch(c) for c in classifiers])
+        return UserModels(
+            "keras",
+            ids,
+            classifiers,
+            None,
+            float(sum(times)),
+            settings,
+            times,
+            [_first_epoch(c) for c in classifiers],
+        )
     if trainer == "batched":
         from recsys_utils.batched import train_users
 
-        res = train_users(list(X_list), list(y_list), ids, cell="modified", epochs=epochs,
-                          batch_size=batch_size, seed=seed, progress=False)
+        res = train_users(
+            list(X_list),
+            list(y_list),
+            ids,
+            cell="modified",
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            progress=False,
+        )
         return UserModels("batched", ids, None, res, res.train_time_s, settings)
     raise ValueError(f"trainer must be one of {TRAINERS}, got {trainer!r}")
 
@@ -160,15 +184,21 @@ def restore_classifier_state(classifier: SequenceClassifier, state: list[np.ndar
     model = classifier.model
     variables = list(model.variables) + list(model.optimizer.variables)
     if len(variables) != len(state):
-        raise ValueError(f"state has {len(state)} arrays, "
-                         f"the classifier {len(variables)} variables")
+        raise ValueError(f"state has {len(state)} arrays, the classifier {len(variables)} variables")
     for v, value in zip(variables, state):
         v.assign(value)
 
 
-def update_classifier(classifier: SequenceClassifier, X_new: np.ndarray, y_new: np.ndarray,
-                      *, epochs: int = UPDATE_EPOCHS, batch_size: int = report.SEQUENCE_BATCH_SIZE,
-                      X_old: np.ndarray | None = None, y_old: np.ndarray | None = None) -> float:
+def update_classifier(
+    classifier: SequenceClassifier,
+    X_new: np.ndarray,
+    y_new: np.ndarray,
+    *,
+    epochs: int = UPDATE_EPOCHS,
+    batch_size: int = report.SEQUENCE_BATCH_SIZE,
+    X_old: np.ndarray | None = None,
+    y_old: np.ndarray | None = None,
+) -> float:
     """Update a trained classifier with newly arrived rows, without retraining from scratch.
 
     The same compiled model keeps training (its weights and Adam's state carry over) for
@@ -192,9 +222,14 @@ def update_classifier(classifier: SequenceClassifier, X_new: np.ndarray, y_new: 
     return float(classifier.fit_time_s)
 
 
-def update_user_models(models: UserModels, X_list: Sequence[np.ndarray],
-                       y_list: Sequence[np.ndarray], *, epochs: int = UPDATE_EPOCHS,
-                       seed: int | None = None) -> UserModels:
+def update_user_models(
+    models: UserModels,
+    X_list: Sequence[np.ndarray],
+    y_list: Sequence[np.ndarray],
+    *,
+    epochs: int = UPDATE_EPOCHS,
+    seed: int | None = None,
+) -> UserModels:
     """Continue training every user's model on ``X_list``/``y_list`` for ``epochs`` epochs.
 
     Keras: :func:`update_classifier` on each classifier, so Adam's state carries over; the
@@ -205,16 +240,39 @@ def update_user_models(models: UserModels, X_list: Sequence[np.ndarray],
     """
     batch_size = int(models.settings["batch_size"])
     if models.trainer == "keras":
-        times = [update_classifier(clf, X, y, epochs=epochs, batch_size=batch_size)
-                 for clf, X, y in zip(models.classifiers, X_list, y_list)]
-        return UserModels("keras", models.user_ids, models.classifiers, None, float(sum(times)),
-                          {**models.settings, "epochs": epochs}, times,
-                          [_first_epoch(c) for c in models.classifiers])
+        times = [
+            update_classifier(clf, X, y, epochs=epochs, batch_size=batch_size)
+            for clf, X, y in zip(models.classifiers, X_list, y_list)
+        ]
+        return UserModels(
+            "keras",
+            models.user_ids,
+            models.classifiers,
+            None,
+            float(sum(times)),
+            {**models.settings, "epochs": epochs},
+            times,
+            [_first_epoch(c) for c in models.classifiers],
+        )
     from recsys_utils.batched import train_users
 
     seed = int(models.settings["seed"]) + 1 if seed is None else seed
-    res = train_users(list(X_list), list(y_list), models.user_ids, cell="modified", epochs=epochs,
-                      batch_size=batch_size, seed=seed, progress=False,
-                      initial_weights=models.batched.weights)
-    return UserModels("batched", models.user_ids, None, res, res.train_time_s,
-                      {**models.settings, "epochs": epochs, "seed": seed})
+    res = train_users(
+        list(X_list),
+        list(y_list),
+        models.user_ids,
+        cell="modified",
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        progress=False,
+        initial_weights=models.batched.weights,
+    )
+    return UserModels(
+        "batched",
+        models.user_ids,
+        None,
+        res,
+        res.train_time_s,
+        {**models.settings, "epochs": epochs, "seed": seed},
+    )

@@ -80,8 +80,9 @@ def with_flipped_copies(X: np.ndarray) -> np.ndarray:
     return np.concatenate([X, copies.reshape(n * d, d)], axis=0)
 
 
-def occlusion(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
-              attributes: Sequence[str] = REPORT_GENRES) -> Occlusion:
+def occlusion(
+    predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, attributes: Sequence[str] = REPORT_GENRES
+) -> Occlusion:
     """Occlusion attributions of a like classifier over genre flags.
 
     Args:
@@ -126,14 +127,17 @@ def genre_attributions(occ: Occlusion, y: np.ndarray) -> pd.DataFrame:
     rows = present.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         like_share = (present * y[:, None]).sum(axis=0) / np.where(rows > 0, rows, np.nan)
-    return pd.DataFrame({
-        "rows": rows.astype(int),
-        "like_share": like_share,
-        "like_share_vs_all": like_share - y.mean(),
-        "removal_mean": _nanmean(occ.removal),
-        "addition_mean": _nanmean(occ.addition),
-        "effect_mean": occ.effect.mean(axis=0),
-    }, index=pd.Index(occ.attributes, name="genre"))
+    return pd.DataFrame(
+        {
+            "rows": rows.astype(int),
+            "like_share": like_share,
+            "like_share_vs_all": like_share - y.mean(),
+            "removal_mean": _nanmean(occ.removal),
+            "addition_mean": _nanmean(occ.addition),
+            "effect_mean": occ.effect.mean(axis=0),
+        },
+        index=pd.Index(occ.attributes, name="genre"),
+    )
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
@@ -144,16 +148,18 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def attribution_agreement(table: pd.DataFrame, *, min_rows: int = 3,
-                          column: str = "removal_mean") -> dict[str, float | int]:
+def attribution_agreement(
+    table: pd.DataFrame, *, min_rows: int = 3, column: str = "removal_mean"
+) -> dict[str, float | int]:
     """Does the model push up the genres the user actually likes more often?
 
     Spearman's rank correlation, over the genres with at least ``min_rows`` rows, between
     ``column`` of :func:`genre_attributions` and ``like_share_vs_all``.
 
     Returns:
-        ``{"genres": how many genres, "spearman": rho (nan with fewer than
-        :data:`MIN_GENRES_FOR_CORRELATION` genres or a constant column)}``.
+        ``{"genres": n, "spearman": rho}``: ``n`` genres counted, and ``rho`` Spearman's
+        correlation (``nan`` with fewer than :data:`MIN_GENRES_FOR_CORRELATION` genres or a
+        constant column).
     """
     from scipy.stats import spearmanr
 

@@ -36,7 +36,10 @@ TEST_FRACTION: float = 0.3
 INITIAL_FRACTION: float = 0.5
 #: Strategies compared by :func:`update_experiment`, in table order.
 UPDATE_STRATEGIES: tuple[str, ...] = (
-    "initial model (stale)", "update: new rows", "update: old + new rows", "retrain from scratch",
+    "initial model (stale)",
+    "update: new rows",
+    "update: old + new rows",
+    "retrain from scratch",
 )
 
 
@@ -55,8 +58,14 @@ class ArrivalSplit:
     test: np.ndarray
 
 
-def arrival_split(data: MovieLens, ds: UserDataset, *, test_fraction: float = TEST_FRACTION,
-                  initial_fraction: float = INITIAL_FRACTION, seed: int = 0) -> ArrivalSplit:
+def arrival_split(
+    data: MovieLens,
+    ds: UserDataset,
+    *,
+    test_fraction: float = TEST_FRACTION,
+    initial_fraction: float = INITIAL_FRACTION,
+    seed: int = 0,
+) -> ArrivalSplit:
     """Split a user's rows into initial / newly arrived / test.
 
     The test rows are the first ``round(test_fraction * n)`` rows of the user's
@@ -80,11 +89,18 @@ def arrival_split(data: MovieLens, ds: UserDataset, *, test_fraction: float = TE
     return ArrivalSplit(rest[:n_init], rest[n_init:], test)
 
 
-def update_experiment(data: MovieLens, user_ids: Sequence[int], *, trainer: Trainer = "keras",
-                      epochs: int = report.SEQUENCE_EPOCHS, update_epochs: int = UPDATE_EPOCHS,
-                      batch_size: int = report.SEQUENCE_BATCH_SIZE,
-                      test_fraction: float = TEST_FRACTION,
-                      initial_fraction: float = INITIAL_FRACTION, seed: int = 0) -> pd.DataFrame:
+def update_experiment(
+    data: MovieLens,
+    user_ids: Sequence[int],
+    *,
+    trainer: Trainer = "keras",
+    epochs: int = report.SEQUENCE_EPOCHS,
+    update_epochs: int = UPDATE_EPOCHS,
+    batch_size: int = report.SEQUENCE_BATCH_SIZE,
+    test_fraction: float = TEST_FRACTION,
+    initial_fraction: float = INITIAL_FRACTION,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Compare updating a trained recommender with new ratings against retraining it.
 
     Protocol, per user (:func:`arrival_split`): train on the initial rows for ``epochs``
@@ -92,7 +108,7 @@ def update_experiment(data: MovieLens, user_ids: Sequence[int], *, trainer: Trai
     ``update_epochs`` epochs, (c) continue on the initial and new rows for ``update_epochs``
     epochs; and (d) train a fresh model on the initial and new rows for ``epochs`` epochs.
     All four are scored on the same held-out rows, like/dislike by the package's one rule
-    (:func:`recsys_utils.evaluation.predict_like`: a score above 0.5 predicts a like).
+    (:func:`recsys_utils.evaluation.metrics.predict_like`: a score above 0.5 predicts a like).
 
     Returns:
         One row per (user, strategy): ``user_id``, ``strategy``, ``rows_trained`` (rows the
@@ -105,8 +121,10 @@ def update_experiment(data: MovieLens, user_ids: Sequence[int], *, trainer: Trai
     """
     ids = [int(u) for u in user_ids]
     datasets = user_datasets(data, ids)
-    splits = [arrival_split(data, ds, test_fraction=test_fraction,
-                            initial_fraction=initial_fraction, seed=seed) for ds in datasets]
+    splits = [
+        arrival_split(data, ds, test_fraction=test_fraction, initial_fraction=initial_fraction, seed=seed)
+        for ds in datasets
+    ]
     X_init = [ds.X[s.initial] for ds, s in zip(datasets, splits)]
     y_init = [ds.y[s.initial] for ds, s in zip(datasets, splits)]
     X_new = [ds.X[s.new] for ds, s in zip(datasets, splits)]
@@ -115,8 +133,9 @@ def update_experiment(data: MovieLens, user_ids: Sequence[int], *, trainer: Trai
     y_all = [np.concatenate([a, b]) for a, b in zip(y_init, y_new)]
     X_test = [ds.X[s.test] for ds, s in zip(datasets, splits)]
 
-    initial = train_user_models(X_init, y_init, ids, trainer=trainer, epochs=epochs,
-                                batch_size=batch_size, seed=seed)
+    initial = train_user_models(
+        X_init, y_init, ids, trainer=trainer, epochs=epochs, batch_size=batch_size, seed=seed
+    )
     stale = initial.predict(X_test)
     saved = initial.state()
     # Keras updates the models in place: predict after each update, then go back.
@@ -126,19 +145,31 @@ def update_experiment(data: MovieLens, user_ids: Sequence[int], *, trainer: Trai
     on_all = update_user_models(initial, X_all, y_all, epochs=update_epochs)
     pred_all = on_all.predict(X_test)
     initial.restore(saved)
-    fresh = train_user_models(X_all, y_all, ids, trainer=trainer, epochs=epochs,
-                              batch_size=batch_size, seed=seed)
-    runs = [(UPDATE_STRATEGIES[0], initial, stale, [len(y) for y in y_init], epochs),
-            (UPDATE_STRATEGIES[1], on_new, pred_new, [len(y) for y in y_new], update_epochs),
-            (UPDATE_STRATEGIES[2], on_all, pred_all, [len(y) for y in y_all], update_epochs),
-            (UPDATE_STRATEGIES[3], fresh, fresh.predict(X_test), [len(y) for y in y_all], epochs)]
+    fresh = train_user_models(
+        X_all, y_all, ids, trainer=trainer, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+    runs = [
+        (UPDATE_STRATEGIES[0], initial, stale, [len(y) for y in y_init], epochs),
+        (UPDATE_STRATEGIES[1], on_new, pred_new, [len(y) for y in y_new], update_epochs),
+        (UPDATE_STRATEGIES[2], on_all, pred_all, [len(y) for y in y_all], update_epochs),
+        (UPDATE_STRATEGIES[3], fresh, fresh.predict(X_test), [len(y) for y in y_all], epochs),
+    ]
     rows = []
     for strategy, models, preds, n_rows, n_epochs in runs:
         times = models.user_times_s or [models.fit_time_s] * len(datasets)
         first = models.user_first_epoch_s or [math.nan] * len(datasets)
         for ds, s, p, n, t, t1 in zip(datasets, splits, preds, n_rows, times, first):
             y = ds.y[s.test]
-            rows.append({"user_id": ds.user_id, "strategy": strategy, "rows_trained": n,
-                         "epochs": n_epochs, "n_test": len(y), **classification_metrics(y, p),
-                         "time_s": t, "first_epoch_s": t1})
+            rows.append(
+                {
+                    "user_id": ds.user_id,
+                    "strategy": strategy,
+                    "rows_trained": n,
+                    "epochs": n_epochs,
+                    "n_test": len(y),
+                    **classification_metrics(y, p),
+                    "time_s": t,
+                    "first_epoch_s": t1,
+                }
+            )
     return pd.DataFrame(rows)

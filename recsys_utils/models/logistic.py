@@ -16,8 +16,7 @@ DEFAULT_C: float = 1.0
 MAX_ITER: int = 1000
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, X_new: np.ndarray, *, C: float = DEFAULT_C
-                 ) -> np.ndarray:
+def fit_logistic(X: np.ndarray, y: np.ndarray, X_new: np.ndarray, *, C: float = DEFAULT_C) -> np.ndarray:
     """Like probabilities ``(n_new,)`` float32 of an L2 logistic regression fitted on
     ``X (n, n_attributes)``, ``y (n,)`` (0/1) and applied to ``X_new (n_new, n_attributes)``.
 

@@ -3,7 +3,7 @@
 Not in the report: a standard collaborative-filtering reference point for the ranking
 chapter (:mod:`recsys_utils.evaluation.ranking`), fitted once on all users' training ratings.
 A pure estimator (ratings in, score arrays out); its adapter is
-:class:`recsys_utils.recommenders.MFRecommender`.
+``recsys_utils.recommenders.MFRecommender``.
 
 Why ``implicit`` (Ben Frederickson's library, MIT licence): it installs from binary
 wheels on Python 3.11 with NumPy 2, its CPU models are deterministic given
@@ -27,7 +27,7 @@ The model
 Default hyper-parameters (ALS: 16 factors, ``alpha=5``, ``regularization=0.5``, 15
 sweeps) are the best NDCG@10 of a small grid (factors 16/32/64/128, alpha 1/5/20,
 regularization 0.05/0.5/5) on an *inner* split of the training ratings of
-:func:`recsys_utils.evaluation.ranking_split` (seed 0; inner split seed 1), so no held-out
+:func:`recsys_utils.evaluation.splits.ranking_split` (seed 0; inner split seed 1), so no held-out
 rating chose them. BPR keeps the library's settings (100 epochs, learning rate 0.01,
 regularization 0.01) and is not tuned.
 
@@ -57,9 +57,14 @@ ALGORITHMS: tuple[str, ...] = ("als", "bpr")
 FEEDBACK: tuple[str, ...] = ("likes", "rated")
 
 
-def interaction_matrix(ratings: pd.DataFrame, user_ids: np.ndarray, movie_ids: np.ndarray, *,
-                       feedback: Literal["likes", "rated"] = "likes",
-                       like_threshold: int = LIKE_THRESHOLD) -> scipy.sparse.csr_matrix:
+def interaction_matrix(
+    ratings: pd.DataFrame,
+    user_ids: np.ndarray,
+    movie_ids: np.ndarray,
+    *,
+    feedback: Literal["likes", "rated"] = "likes",
+    like_threshold: int = LIKE_THRESHOLD,
+) -> scipy.sparse.csr_matrix:
     """The 0/1 user x movie feedback matrix the factorization is fitted on.
 
     Args:
@@ -107,18 +112,31 @@ class MatrixFactorization:
         seed: ``random_state`` of the factor initialisation (and BPR's sampling).
         num_threads: the library's threads; 1 (default) for a deterministic fit.
 
-    Attributes (after :meth:`fit`):
+    :meth:`fit` sets the attributes below.
+
+    Attributes:
         user_factors_: ``(n_users, d)`` float32 (BPR: ``d = factors + 1``, a column of
             ones meeting the item bias).
         item_factors_: ``(n_movies, d)`` float32.
-        user_ids_, movie_ids_: ``(n_users,)`` and ``(n_movies,)``, the rows and columns.
+        user_ids_: ``(n_users,)``, the user of each row.
+        movie_ids_: ``(n_movies,)``, the movie of each column.
         fit_time_s: seconds of :meth:`fit`.
     """
 
-    def __init__(self, algorithm: Literal["als", "bpr"] = "als", *, factors: int = 16,
-                 regularization: float | None = None, iterations: int | None = None, alpha: float = 5.0,
-                 learning_rate: float = 0.01, feedback: Literal["likes", "rated"] = "likes",
-                 like_threshold: int = LIKE_THRESHOLD, seed: int = 0, num_threads: int = 1) -> None:
+    def __init__(
+        self,
+        algorithm: Literal["als", "bpr"] = "als",
+        *,
+        factors: int = 16,
+        regularization: float | None = None,
+        iterations: int | None = None,
+        alpha: float = 5.0,
+        learning_rate: float = 0.01,
+        feedback: Literal["likes", "rated"] = "likes",
+        like_threshold: int = LIKE_THRESHOLD,
+        seed: int = 0,
+        num_threads: int = 1,
+    ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
         if feedback not in FEEDBACK:
@@ -126,8 +144,9 @@ class MatrixFactorization:
         if factors < 1:
             raise ValueError(f"factors must be positive, got {factors}")
         self.algorithm, self.factors = algorithm, factors
-        self.regularization = regularization if regularization is not None else (
-            0.5 if algorithm == "als" else 0.01)
+        self.regularization = (
+            regularization if regularization is not None else (0.5 if algorithm == "als" else 0.01)
+        )
         self.iterations = iterations if iterations is not None else (15 if algorithm == "als" else 100)
         self.alpha, self.learning_rate = alpha, learning_rate
         self.feedback, self.like_threshold = feedback, like_threshold
@@ -146,16 +165,30 @@ class MatrixFactorization:
 
         if self.algorithm == "als":
             # the library's confidence is alpha * value; we pass values 1 + alpha and alpha 1
-            return AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
-                                           alpha=1.0, iterations=self.iterations,
-                                           num_threads=self.num_threads, random_state=self.seed)
-        return BayesianPersonalizedRanking(factors=self.factors, learning_rate=self.learning_rate,
-                                           regularization=self.regularization,
-                                           iterations=self.iterations, num_threads=self.num_threads,
-                                           random_state=self.seed)
+            return AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=1.0,
+                iterations=self.iterations,
+                num_threads=self.num_threads,
+                random_state=self.seed,
+            )
+        return BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            num_threads=self.num_threads,
+            random_state=self.seed,
+        )
 
-    def fit(self, ratings: pd.DataFrame, *, user_ids: Sequence[int] | np.ndarray | None = None,
-            movie_ids: Sequence[int] | np.ndarray | None = None) -> MatrixFactorization:
+    def fit(
+        self,
+        ratings: pd.DataFrame,
+        *,
+        user_ids: Sequence[int] | np.ndarray | None = None,
+        movie_ids: Sequence[int] | np.ndarray | None = None,
+    ) -> MatrixFactorization:
         """Fit on ``ratings`` (``user_id``, ``movie_id``, ``rating``).
 
         ``user_ids`` / ``movie_ids`` fix the rows and columns (default: every user and
@@ -167,10 +200,16 @@ class MatrixFactorization:
 
         start = time.perf_counter()
         self.user_ids_ = np.asarray(np.sort(ratings["user_id"].unique()) if user_ids is None else user_ids)
-        self.movie_ids_ = np.asarray(np.sort(ratings["movie_id"].unique()) if movie_ids is None
-                                     else movie_ids)
-        matrix = interaction_matrix(ratings, self.user_ids_, self.movie_ids_, feedback=self.feedback,
-                                    like_threshold=self.like_threshold)
+        self.movie_ids_ = np.asarray(
+            np.sort(ratings["movie_id"].unique()) if movie_ids is None else movie_ids
+        )
+        matrix = interaction_matrix(
+            ratings,
+            self.user_ids_,
+            self.movie_ids_,
+            feedback=self.feedback,
+            like_threshold=self.like_threshold,
+        )
         if self.algorithm == "als":
             matrix.data[:] = 1.0 + self.alpha  # Hu et al.'s confidence 1 + alpha * r, r = 1
         with threadpool_limits(1, "blas"):
@@ -187,8 +226,9 @@ class MatrixFactorization:
         if self.user_factors_ is None:
             raise RuntimeError("MatrixFactorization.fit() must be called before scoring")
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
-                    ) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """``(n_users, n_movies)`` float64 dot products; ``NaN`` for movies not fitted.
 
         Raises ``KeyError`` for a user that was not a row of the fit.

@@ -31,8 +31,12 @@ DEFAULT_PRIOR_WEIGHT: float = 10.0
 Kind = Literal["like_share", "likes", "ratings"]
 
 
-def like_share(likes: np.ndarray | pd.Series, ratings: np.ndarray | pd.Series, prior: float,
-               prior_weight: float = DEFAULT_PRIOR_WEIGHT) -> np.ndarray | pd.Series:
+def like_share(
+    likes: np.ndarray | pd.Series,
+    ratings: np.ndarray | pd.Series,
+    prior: float,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+) -> np.ndarray | pd.Series:
     """The shrunk like share ``(likes + prior_weight * prior) / (ratings + prior_weight)``,
     elementwise over ``(n,)`` counts."""
     return (likes + prior_weight * prior) / (ratings + prior_weight)
@@ -41,14 +45,15 @@ def like_share(likes: np.ndarray | pd.Series, ratings: np.ndarray | pd.Series, p
 class Popularity:
     """A movie's popularity among the ratings it was fitted on (module docstring).
 
-    Attributes (after :meth:`fit`):
+    :meth:`fit` sets the attributes below.
+
+    Attributes:
         scores_: ``pd.Series`` of float64 scores indexed by movie id: the rated movies
             (ascending), or ``universe`` in its order when given.
         prior_: the overall like share ``p`` of the fitted ratings.
     """
 
-    def __init__(self, kind: Kind = "like_share", *,
-                 prior_weight: float = DEFAULT_PRIOR_WEIGHT) -> None:
+    def __init__(self, kind: Kind = "like_share", *, prior_weight: float = DEFAULT_PRIOR_WEIGHT) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if prior_weight < 0:
@@ -57,8 +62,13 @@ class Popularity:
         self.scores_: pd.Series | None = None
         self.prior_: float | None = None
 
-    def fit(self, movie_ids: np.ndarray | Sequence[int], liked: np.ndarray | Sequence[bool], *,
-            universe: np.ndarray | Sequence[int] | None = None) -> Popularity:
+    def fit(
+        self,
+        movie_ids: np.ndarray | Sequence[int],
+        liked: np.ndarray | Sequence[bool],
+        *,
+        universe: np.ndarray | Sequence[int] | None = None,
+    ) -> Popularity:
         """Count each movie's ratings and likes.
 
         Args:
@@ -70,8 +80,9 @@ class Popularity:
         movie_ids = np.asarray(movie_ids)
         like = pd.Series(np.asarray(liked, dtype=np.float64), index=movie_ids)
         if like.shape[0] != movie_ids.shape[0]:
-            raise ValueError(f"movie_ids and liked must have one length, got {movie_ids.shape} "
-                             f"and {np.shape(liked)}")
+            raise ValueError(
+                f"movie_ids and liked must have one length, got {movie_ids.shape} and {np.shape(liked)}"
+            )
         self.prior_ = float(like.mean()) if len(like) else 0.0
         stats = like.groupby(level=0).agg(["sum", "count"])
         if universe is not None:
@@ -93,5 +104,4 @@ class Popularity:
         """``(n,)`` float64 scores of ``movie_ids`` (:attr:`unrated_score` for movies not fitted)."""
         if self.scores_ is None:
             raise RuntimeError("Popularity.fit() must be called before scoring")
-        return (self.scores_.reindex(np.asarray(movie_ids)).fillna(self.unrated_score)
-                .to_numpy(np.float64))
+        return self.scores_.reindex(np.asarray(movie_ids)).fillna(self.unrated_score).to_numpy(np.float64)

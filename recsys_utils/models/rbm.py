@@ -42,7 +42,7 @@ The training-set loop is::
   (user ids 1..1501), not the 1,500 the comment intends.
   :data:`REPORT_N_TRAIN_USERS` is the stated intent (1,500);
   :data:`REPORT_LOOP_N_TRAIN_USERS` (1,501) reproduces the loop as written, and
-  is what :class:`recsys_utils.recommenders.RBMRecommender` uses by default.
+  is what ``recsys_utils.recommenders.RBMRecommender`` uses by default.
   The printed log says the authors ran the 1,501-user loop: the algorithm has
   no randomness, and on real ML-1M 1,501 users give a first-epoch error of
   0.0271247 (printed: 0.0271242) while 1,500 users give 0.0286250.
@@ -163,7 +163,7 @@ class RBM:
         init: ``"zeros"`` (report: W, b_v, b_h all zero; the hidden units
             then start, and in exact arithmetic stay, identical: effectively
             one hidden unit; see "Zero init and rounding" below) or
-            ``"normal"`` (W ~ N(0, ``init_scale``^2), biases zero, seeded).
+            ``"normal"`` (``W ~ N(0, init_scale**2)``, biases zero, seeded).
         init_scale: standard deviation of the ``"normal"`` initialisation.
         sampling: ``False`` (report) propagates probabilities; ``True`` samples
             binary hidden states (Bernoulli, seeded) to drive the Gibbs chain,
@@ -185,7 +185,9 @@ class RBM:
     not (to 1e-6). Use ``init="normal"`` for a model whose units differ by
     design.
 
-    Attributes (after :meth:`fit`):
+    :meth:`fit` sets the attributes below.
+
+    Attributes:
         W_: ``(n_visible, n_hidden)`` weights (``dtype``).
         b_visible_: ``(n_visible,)`` visible biases.
         b_hidden_: ``(n_hidden,)`` hidden biases.
@@ -281,7 +283,9 @@ class RBM:
         h0 = self._hidden(v0)
         h, v = h0, v0
         for _ in range(self.cd_k):
-            h_drive = (self._rng.random(h.shape, dtype=self.dtype) < h).astype(self.dtype) if self.sampling else h
+            h_drive = (
+                (self._rng.random(h.shape, dtype=self.dtype) < h).astype(self.dtype) if self.sampling else h
+            )
             v = self._visible(h_drive)
             h = self._hidden(v)
         n = self.dtype(v0.shape[0])

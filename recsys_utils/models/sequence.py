@@ -32,7 +32,12 @@ from recsys_utils.cells import ModifiedLSTM
 
 #: The kinds accepted by :func:`build_sequence_recommender`.
 KINDS: tuple[str, ...] = (
-    "lstm", "modified-lstm", "nfg-lstm", "lstm-same-size", "gru-same-size", "logistic",
+    "lstm",
+    "modified-lstm",
+    "nfg-lstm",
+    "lstm-same-size",
+    "gru-same-size",
+    "logistic",
 )
 
 #: Settings where the report's text, code and the Keras of today differ: what we use, and why.
@@ -42,8 +47,8 @@ REPORT_CHOICES: dict[str, dict[str, Any]] = {
         "report_text": 100,  # section 4.2.3's listing
         "report_code": 200,  # Appendix A, create_my_model
         "note": "Appendix A's code (the one that printed the results) is followed; "
-                "the flags are 0/1, so only rows 0 and 1 of the embedding are ever used "
-                "and the choice only changes the parameter count.",
+        "the flags are 0/1, so only rows 0 and 1 of the embedding are ever used "
+        "and the choice only changes the parameter count.",
     },
     "modified_lstm_units": {
         "used": "n_attributes (18)",
@@ -52,19 +57,19 @@ REPORT_CHOICES: dict[str, dict[str, Any]] = {
     "modified_lstm_activations": {
         "used": {"activation": "sigmoid", "recurrent_activation": "tanh"},
         "report": "activation='sigmoid' (candidate and output squashing), "
-                  "recurrent_activation='tanh' (input and output gates)",
+        "recurrent_activation='tanh' (input and output gates)",
     },
     "output_activation": {
         "used": "Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (keras2_hard_sigmoid)",
         "report": "hard_sigmoid of Keras 2.2, the version the report used; Keras 3's "
-                  "hard_sigmoid is clip(x / 6 + 0.5, 0, 1): pass output_activation='hard_sigmoid' "
-                  "for that one",
+        "hard_sigmoid is clip(x / 6 + 0.5, 0, 1): pass output_activation='hard_sigmoid' "
+        "for that one",
     },
     "modified_cell_weights": {
         "used": "3 gates: kernel (input_dim, 3 units), 3/4 of an LSTM's parameters",
         "report": "the report's cell subclasses Keras 2's LSTMCell and keeps its 4-gate "
-                  "weights, setting f = 0 in the step: the forget gate's weights exist but are "
-                  "unused (the same function, 4/3 as many parameters)",
+        "weights, setting f = 0 in the step: the forget gate's weights exist but are "
+        "unused (the same function, 4/3 as many parameters)",
     },
     "split": {
         "used": "first int(0.65 n) rows train, accuracy on all n rows (the code)",
@@ -81,8 +86,7 @@ def keras2_hard_sigmoid(x: Any) -> Any:
 
 def _compile(model: keras.Model) -> keras.Model:
     """Compile as the report does: binary cross-entropy, Adam (defaults), accuracy."""
-    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(),
-                  metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(), metrics=["accuracy"])
     return model
 
 
@@ -140,14 +144,13 @@ def build_modified_lstm_recommender(
     """
     units = n_attributes if units is None else units
     if recurrent_layer == "modified-lstm":
-        recurrent = ModifiedLSTM(units, activation=activation,
-                                 recurrent_activation=recurrent_activation, variant=variant)
+        recurrent = ModifiedLSTM(
+            units, activation=activation, recurrent_activation=recurrent_activation, variant=variant
+        )
     elif recurrent_layer == "lstm":
-        recurrent = keras.layers.LSTM(units, activation=activation,
-                                      recurrent_activation=recurrent_activation)
+        recurrent = keras.layers.LSTM(units, activation=activation, recurrent_activation=recurrent_activation)
     elif recurrent_layer == "gru":
-        recurrent = keras.layers.GRU(units, activation=activation,
-                                     recurrent_activation=recurrent_activation)
+        recurrent = keras.layers.GRU(units, activation=activation, recurrent_activation=recurrent_activation)
     else:
         raise ValueError(f"unknown recurrent_layer {recurrent_layer!r}")
     model = keras.Sequential(
@@ -182,11 +185,9 @@ def build_sequence_recommender(kind: str, n_attributes: int = 18, **kw: Any) -> 
     if kind == "nfg-lstm":
         return build_modified_lstm_recommender(n_attributes, variant="nfg", name=kind, **kw)
     if kind == "lstm-same-size":
-        return build_modified_lstm_recommender(n_attributes, recurrent_layer="lstm", name=kind,
-                                               **kw)
+        return build_modified_lstm_recommender(n_attributes, recurrent_layer="lstm", name=kind, **kw)
     if kind == "gru-same-size":
-        return build_modified_lstm_recommender(n_attributes, recurrent_layer="gru", name=kind,
-                                               **kw)
+        return build_modified_lstm_recommender(n_attributes, recurrent_layer="gru", name=kind, **kw)
     if kind == "logistic":
         return build_logistic_recommender(n_attributes, name=kind, **kw)
     raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
@@ -218,7 +219,7 @@ def _compiled_epoch(model: keras.Model) -> Any:
         loss_sum = tf.constant(0.0)
         correct = tf.constant(0.0)
         for start in tf.range(0, n, batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             xb, yb = tf.gather(X, rows), tf.gather(y, rows)
             with tf.GradientTape() as tape:
                 p = tf.reshape(model(xb, training=True), [-1])
@@ -272,8 +273,9 @@ class SequenceClassifier:
         fit_time_s: wall time of the last ``fit`` call.
     """
 
-    def __init__(self, kind: str = "modified-lstm", n_attributes: int = 18, seed: int | None = 0,
-                 **build_kw: Any) -> None:
+    def __init__(
+        self, kind: str = "modified-lstm", n_attributes: int = 18, seed: int | None = 0, **build_kw: Any
+    ) -> None:
         self.kind = kind
         self.n_attributes = n_attributes
         self.seed = seed
@@ -285,9 +287,17 @@ class SequenceClassifier:
         self.epoch_times_s: list[float] = []
         self.fit_time_s: float | None = None
 
-    def fit(self, X: np.ndarray, y: np.ndarray, *, epochs: int = 100, batch_size: int = 10,
-            verbose: int = 0, validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-            loop: str = "compiled") -> "SequenceClassifier":
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int = 100,
+        batch_size: int = 10,
+        verbose: int = 0,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        loop: str = "compiled",
+    ) -> SequenceClassifier:
         """Train on ``X`` ``(n, n_attributes)`` 0/1 and ``y`` ``(n,)`` 0/1, reshuffled every epoch.
 
         Args:
@@ -309,18 +319,29 @@ class SequenceClassifier:
         X = np.asarray(X, dtype="float32")
         y = np.asarray(y, dtype="float32").reshape(-1)
         if len(X) != len(y) or len(X) == 0:
-            raise ValueError(f"need as many labels as rows, and at least one row: X has {len(X)} "
-                             f"rows, y {len(y)} labels")
+            raise ValueError(
+                f"need as many labels as rows, and at least one row: X has {len(X)} rows, y {len(y)} labels"
+            )
         if validation_data is not None:
-            validation_data = (np.asarray(validation_data[0], dtype="float32"),
-                               np.asarray(validation_data[1], dtype="float32").reshape(-1))
+            validation_data = (
+                np.asarray(validation_data[0], dtype="float32"),
+                np.asarray(validation_data[1], dtype="float32").reshape(-1),
+            )
         if self.seed is not None:
             _seed_everything(self.seed)
         start = time.perf_counter()
         if loop == "keras":
             timer = _EpochTimer()
-            hist = self.model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
-                                  validation_data=validation_data, shuffle=True, callbacks=[timer])
+            hist = self.model.fit(
+                X,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=verbose,
+                validation_data=validation_data,
+                shuffle=True,
+                callbacks=[timer],
+            )
             self.history = {key: [float(v) for v in values] for key, values in hist.history.items()}
             self.epoch_times_s = timer.times_s
         else:
@@ -328,8 +349,15 @@ class SequenceClassifier:
         self.fit_time_s = time.perf_counter() - start
         return self
 
-    def _fit_compiled(self, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
-                      validation_data: tuple[np.ndarray, np.ndarray] | None, verbose: int) -> None:
+    def _fit_compiled(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        epochs: int,
+        batch_size: int,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+        verbose: int,
+    ) -> None:
         run_epoch = _compiled_epoch(self.model)
         rng = np.random.default_rng(self.seed)
         X_t, y_t, size = tf.constant(X), tf.constant(y), tf.constant(batch_size, tf.int32)
@@ -351,8 +379,11 @@ class SequenceClassifier:
                 history["val_loss"].append(float(-np.mean(yv * np.log(q) + (1 - yv) * np.log(1 - q))))
                 history["val_accuracy"].append(float(np.mean((p > 0.5) == (yv > 0.5))))
             if verbose:
-                print(f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
-                      f"accuracy {history['accuracy'][-1]:.4f}", flush=True)
+                print(
+                    f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
+                    f"accuracy {history['accuracy'][-1]:.4f}",
+                    flush=True,
+                )
         self.history = history
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -362,7 +393,7 @@ class SequenceClassifier:
             return np.zeros(0, dtype="float32")
         # A direct call in inference mode: unlike ``predict`` it builds no new tf.function per
         # call, so scoring many small sets does not retrace (and warn).
-        chunks = [self.model(X[i:i + 4096], training=False) for i in range(0, len(X), 4096)]
+        chunks = [self.model(X[i : i + 4096], training=False) for i in range(0, len(X), 4096)]
         return np.concatenate([np.asarray(c, dtype="float32").reshape(-1) for c in chunks])
 
     def evaluate_accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
@@ -383,7 +414,7 @@ class SequenceClassifier:
         self.model.save(Path(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> "SequenceClassifier":
+    def load(cls, path: str | Path) -> SequenceClassifier:
         """Load a model saved by :meth:`save`; ``kind`` is read from the model's name."""
         model = keras.saving.load_model(Path(path))
         self = cls.__new__(cls)

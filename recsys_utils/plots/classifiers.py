@@ -34,8 +34,9 @@ def _strip(n: int, centre: float, width: float = STRIP_WIDTH) -> np.ndarray:
     return centre + (np.linspace(-width / 2, width / 2, n) if n > 1 else np.zeros(n))
 
 
-def accuracy_by_protocol(per_seed: pd.DataFrame, *, models: Sequence[str] | None = None,
-                         title: str | None = None) -> plt.Figure:
+def accuracy_by_protocol(
+    per_seed: pd.DataFrame, *, models: Sequence[str] | None = None, title: str | None = None
+) -> plt.Figure:
     """One dot per seed: each model's accuracy (in percent) under each protocol, next to the
     majority baseline of that protocol (a dotted segment, the mean over seeds).
 
@@ -51,26 +52,42 @@ def accuracy_by_protocol(per_seed: pd.DataFrame, *, models: Sequence[str] | None
         ax = single_axes(None)
         for i, model in enumerate(models):
             for j, protocol in enumerate(protocols):
-                values = per_seed.loc[(per_seed["model"] == model)
-                                      & (per_seed["protocol"] == protocol), "accuracy"]
+                values = per_seed.loc[
+                    (per_seed["model"] == model) & (per_seed["protocol"] == protocol), "accuracy"
+                ]
                 centre = j + (i - (len(models) - 1) / 2) * step
-                ax.plot(_strip(len(values), centre, STRIP_WIDTH / 2), 100 * values.to_numpy(float),
-                        "o", color=CYCLE[i % len(CYCLE)], alpha=0.8,
-                        label=model if j == 0 else None)
+                ax.plot(
+                    _strip(len(values), centre, STRIP_WIDTH / 2),
+                    100 * values.to_numpy(float),
+                    "o",
+                    color=CYCLE[i % len(CYCLE)],
+                    alpha=0.8,
+                    label=model if j == 0 else None,
+                )
         base = per_seed.groupby("protocol", sort=False)["majority"].mean()
         for j, protocol in enumerate(protocols):
-            ax.hlines(100 * base[protocol], j - 0.45, j + 0.45, color=REFERENCE, ls=":",
-                      label="majority baseline" if j == 0 else None)
+            ax.hlines(
+                100 * base[protocol],
+                j - 0.45,
+                j + 0.45,
+                color=REFERENCE,
+                ls=":",
+                label="majority baseline" if j == 0 else None,
+            )
         ax.set_xticks(range(len(protocols)), protocols)
         ax.set_ylabel("accuracy (%)")
         legend_above(ax, title, n_cols=len(models) + 1)
     return ax.figure
 
 
-def predicted_vs_actual(scores: pd.DataFrame, columns: Sequence[str], *,
-                        like_threshold: float = RATING_LIKE_THRESHOLD,
-                        rating_label: str = "actual rating (stars)",
-                        title: str | None = None) -> plt.Figure:
+def predicted_vs_actual(
+    scores: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    like_threshold: float = RATING_LIKE_THRESHOLD,
+    rating_label: str = "actual rating (stars)",
+    title: str | None = None,
+) -> plt.Figure:
     """One panel per model: its predicted rating of each of a user's rows against the actual
     rating (dots spread sideways within a star, each row set beside the other), one marker per
     row set, the like threshold dotted.
@@ -91,10 +108,15 @@ def predicted_vs_actual(scores: pd.DataFrame, columns: Sequence[str], *,
                 offset = (k - (len(parts) - 1) / 2) * PART_OFFSET
                 for rating, rows in sub.groupby("rating").indices.items():
                     x[rows] = _strip(len(rows), float(rating) + offset, STRIP_WIDTH / 2)
-                ax.plot(x, sub[column].to_numpy(float), PART_MARKERS[k % len(PART_MARKERS)],
-                        color=CYCLE[k % len(CYCLE)], alpha=0.8, label=f"{part} rows")
-            ax.axhline(like_threshold, color=REFERENCE, ls=":",
-                       label=f"like threshold ({like_threshold:g})")
+                ax.plot(
+                    x,
+                    sub[column].to_numpy(float),
+                    PART_MARKERS[k % len(PART_MARKERS)],
+                    color=CYCLE[k % len(CYCLE)],
+                    alpha=0.8,
+                    label=f"{part} rows",
+                )
+            ax.axhline(like_threshold, color=REFERENCE, ls=":", label=f"like threshold ({like_threshold:g})")
             ax.set_xticks(range(1, 6))
             ax.set_xlabel(rating_label)
             ax.set_title(column)
@@ -106,9 +128,15 @@ def predicted_vs_actual(scores: pd.DataFrame, columns: Sequence[str], *,
     return fig
 
 
-def grouped_bars(values: pd.DataFrame, *, ylabel: str, baseline: tuple[float, str] | None = None,
-                 decimals: int = 1, ymax: float | None = None, title: str | None = None
-                 ) -> plt.Figure:
+def grouped_bars(
+    values: pd.DataFrame,
+    *,
+    ylabel: str,
+    baseline: tuple[float, str] | None = None,
+    decimals: int = 1,
+    ymax: float | None = None,
+    title: str | None = None,
+) -> plt.Figure:
     """Bars grouped by row (e.g. one group per model), one bar per column (e.g. the report's
     figure and ours under each protocol), each labelled with its value; a missing value leaves
     a gap.
@@ -125,10 +153,14 @@ def grouped_bars(values: pd.DataFrame, *, ylabel: str, baseline: tuple[float, st
         ax = single_axes(None)
         for j, column in enumerate(values.columns):
             heights = values[column].to_numpy(float)
-            bars = ax.bar(x + (j - (n_series - 1) / 2) * width, np.nan_to_num(heights), width,
-                          label=column, color=CYCLE[j % len(CYCLE)])
-            label_bars(ax, bars, ["" if np.isnan(h) else f"{h:.{decimals}f}" for h in heights],
-                       rotation=90)
+            bars = ax.bar(
+                x + (j - (n_series - 1) / 2) * width,
+                np.nan_to_num(heights),
+                width,
+                label=column,
+                color=CYCLE[j % len(CYCLE)],
+            )
+            label_bars(ax, bars, ["" if np.isnan(h) else f"{h:.{decimals}f}" for h in heights], rotation=90)
         if baseline is not None:
             ax.axhline(baseline[0], color=REFERENCE, ls=":", label=baseline[1])
         ax.set_xticks(x, list(values.index))

@@ -62,8 +62,10 @@ def plot_genre_attributions(table: pd.DataFrame, title: str | None = None) -> pl
         table: :func:`recsys_utils.interpret.genre_attributions` output.
     """
     y = np.arange(len(table))[::-1]
-    columns = (("removal_mean", "model: removing the genre", "change in p(like) (pp)"),
-               ("like_share_vs_all", "data: like share vs all", "difference (pp)"))
+    columns = (
+        ("removal_mean", "model: removing the genre", "change in p(like) (pp)"),
+        ("like_share_vs_all", "data: like share vs all", "difference (pp)"),
+    )
     with book_style():
         fig, axes = new_figure(1, 2, height=GENRE_CHART_HEIGHT_IN, sharey=True)
         for ax, (column, panel_title, xlabel) in zip(axes[0], columns):
@@ -90,8 +92,14 @@ def plot_occlusion_heatmap(occ: Occlusion, title: str | None = None) -> plt.Figu
     with book_style():
         ax = single_axes(None, height=height)
         lim = symmetric_limit(values)
-        im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=_diverging(),
-                       vmin=-lim, vmax=lim, interpolation="nearest")
+        im = ax.imshow(
+            np.ma.masked_invalid(values),
+            aspect="auto",
+            cmap=_diverging(),
+            vmin=-lim,
+            vmax=lim,
+            interpolation="nearest",
+        )
         ax.set_xticks(np.arange(len(occ.attributes)), occ.attributes, rotation=90)
         ax.set_ylabel("rated movie (row)")
         ax.figure.colorbar(im, ax=ax, label="change in p(like) (pp)")
@@ -100,8 +108,9 @@ def plot_occlusion_heatmap(occ: Occlusion, title: str | None = None) -> plt.Figu
     return ax.figure
 
 
-def plot_gate_heatmaps(trace: GateTrace, names: Sequence[str] = tuple(GATES),
-                       title: str | None = None) -> plt.Figure:
+def plot_gate_heatmaps(
+    trace: GateTrace, names: Sequence[str] = tuple(GATES), title: str | None = None
+) -> plt.Figure:
     """One heatmap per gate: its mean over rows, units (rows) x positions (columns), on one
     colour scale centred on zero shared by every gate (one colour bar)."""
     means = [trace.mean_by_position(name) for name in names]
@@ -109,17 +118,15 @@ def plot_gate_heatmaps(trace: GateTrace, names: Sequence[str] = tuple(GATES),
     n_rows = math.ceil(len(names) / GATE_COLUMNS)
     ticks = [p - 1 for p in LABELLED_POSITIONS if p <= T]
     with book_style():
-        fig, axes = new_figure(n_rows, GATE_COLUMNS, height=2.9 * n_rows + 0.4, sharex=True,
-                               sharey=True)
+        fig, axes = new_figure(n_rows, GATE_COLUMNS, height=2.9 * n_rows + 0.4, sharex=True, sharey=True)
         lim = max(symmetric_limit(m) for m in means) if means else 1.0
         im = None
         for ax, name, m in zip(axes.ravel(), names, means):
-            im = ax.imshow(m, aspect="auto", interpolation="nearest", cmap=_diverging(),
-                           vmin=-lim, vmax=lim)
+            im = ax.imshow(m, aspect="auto", interpolation="nearest", cmap=_diverging(), vmin=-lim, vmax=lim)
             ax.set_title(GATES[name])
             ax.set_xticks(ticks, [str(t + 1) for t in ticks])
             ax.set_yticks(ticks, [str(t + 1) for t in ticks])
-        for i, ax in enumerate(axes.ravel()[len(names):], start=len(names)):
+        for i, ax in enumerate(axes.ravel()[len(names) :], start=len(names)):
             fig.delaxes(ax)
             axes.ravel()[i - GATE_COLUMNS].xaxis.set_tick_params(labelbottom=True)
         for ax in axes[:, 0]:
@@ -132,8 +139,9 @@ def plot_gate_heatmaps(trace: GateTrace, names: Sequence[str] = tuple(GATES),
     return fig
 
 
-def plot_memory_profile(profile: np.ndarray, attributes: Sequence[str] = REPORT_GENRES,
-                        title: str | None = None) -> plt.Figure:
+def plot_memory_profile(
+    profile: np.ndarray, attributes: Sequence[str] = REPORT_GENRES, title: str | None = None
+) -> plt.Figure:
     """Heatmap: flipped position (rows) x step (columns) of the mean ``|change of h_t|``
     (a :func:`recsys_utils.interpret.memory_profile`); grey before the flag is read."""
     T = profile.shape[0]
@@ -152,8 +160,7 @@ def plot_memory_profile(profile: np.ndarray, attributes: Sequence[str] = REPORT_
     return ax.figure
 
 
-def plot_decay_by_distance(decay: pd.Series | pd.DataFrame, title: str | None = None
-                           ) -> plt.Figure:
+def plot_decay_by_distance(decay: pd.Series | pd.DataFrame, title: str | None = None) -> plt.Figure:
     """The share of a flag's immediate effect on ``h`` left ``d`` steps later, log scale.
 
     Args:
@@ -164,8 +171,7 @@ def plot_decay_by_distance(decay: pd.Series | pd.DataFrame, title: str | None = 
     with book_style():
         ax = single_axes(None)
         for column in frame.columns:
-            ax.plot(frame.index, 100 * frame[column].to_numpy(float), marker="o",
-                    label=str(column))
+            ax.plot(frame.index, 100 * frame[column].to_numpy(float), marker="o", label=str(column))
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("steps after the flipped flag")
@@ -204,8 +210,9 @@ def plot_attribution_by_order(table: pd.DataFrame, title: str | None = None) -> 
     return fig
 
 
-def plot_cold_start(results: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "roc_auc"),
-                    title: str | None = None) -> plt.Figure:
+def plot_cold_start(
+    results: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "roc_auc"), title: str | None = None
+) -> plt.Figure:
     """One panel per metric: the mean over users vs k, one line per model (+/- 1 standard
     error of the mean as a band; the fallback rule dashed); one legend under the panels.
 
@@ -222,9 +229,8 @@ def plot_cold_start(results: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
                 sub = results[results["model"] == model].groupby("k")[metric]
                 mean, sem = sub.mean(), sub.sem()
                 style = "--" if model.startswith("fallback") else "-"
-                line, = ax.plot(mean.index, mean.to_numpy(), style, marker="o", label=model)
-                ax.fill_between(mean.index, mean - sem, mean + sem, color=line.get_color(),
-                                alpha=0.15)
+                (line,) = ax.plot(mean.index, mean.to_numpy(), style, marker="o", label=model)
+                ax.fill_between(mean.index, mean - sem, mean + sem, color=line.get_color(), alpha=0.15)
             ax.set_xscale("log", base=2)
             ax.set_xticks(ks, [str(k) for k in ks])
             ax.minorticks_off()

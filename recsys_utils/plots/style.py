@@ -35,20 +35,27 @@ LEGEND_ROW_PT: float = 1.5 * FONT_SIZE_PT
 
 #: The Okabe-Ito palette (Okabe and Ito 2008), safe for colour-blind readers.
 OKABE_ITO: dict[str, str] = {
-    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
 }
 #: The order in which lines and bars of successive series take the palette's colours
 #: (yellow, the faintest on white, last).
-CYCLE: tuple[str, ...] = tuple(OKABE_ITO[c] for c in (
-    "blue", "orange", "bluish green", "vermillion", "reddish purple", "sky blue", "black",
-    "yellow"))
+CYCLE: tuple[str, ...] = tuple(
+    OKABE_ITO[c]
+    for c in ("blue", "orange", "bluish green", "vermillion", "reddish purple", "sky blue", "black", "yellow")
+)
 #: Colours with a meaning, the same in every figure.
-POSITIVE: str = OKABE_ITO["blue"]          # a value above zero, "pushes the score up"
-NEGATIVE: str = OKABE_ITO["vermillion"]    # a value below zero
-LIKE: str = OKABE_ITO["bluish green"]      # liked ratings
-NOT_LIKE: str = "#999999"                  # not liked, and anything neutral
-REFERENCE: str = OKABE_ITO["black"]        # the report's printed values, zero lines, baselines
+POSITIVE: str = OKABE_ITO["blue"]  # a value above zero, "pushes the score up"
+NEGATIVE: str = OKABE_ITO["vermillion"]  # a value below zero
+LIKE: str = OKABE_ITO["bluish green"]  # liked ratings
+NOT_LIKE: str = "#999999"  # not liked, and anything neutral
+REFERENCE: str = OKABE_ITO["black"]  # the report's printed values, zero lines, baselines
 #: Colour maps: signed values (negative red, positive blue) and non-negative values.
 DIVERGING_CMAP: str = "RdBu"
 SEQUENTIAL_CMAP: str = "viridis"
@@ -90,14 +97,16 @@ def apply() -> None:
     mpl.rcParams.update(RC)
 
 
-def new_figure(n_rows: int = 1, n_cols: int = 1, *, height: float | None = None,
-               **subplots: Any) -> tuple[plt.Figure, np.ndarray]:
+def new_figure(
+    n_rows: int = 1, n_cols: int = 1, *, height: float | None = None, **subplots: Any
+) -> tuple[plt.Figure, np.ndarray]:
     """A page-wide figure with ``(n_rows, n_cols)`` axes (always a 2-D array), laid out by
     Matplotlib's constrained layout; ``height`` in inches (default: :data:`PANEL_HEIGHT_IN`
     per row). Call it inside :func:`book_style`."""
     height = PANEL_HEIGHT_IN * n_rows if height is None else height
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(PAGE_WIDTH_IN, height), layout="constrained",
-                             squeeze=False, **subplots)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(PAGE_WIDTH_IN, height), layout="constrained", squeeze=False, **subplots
+    )
     return fig, axes
 
 
@@ -113,8 +122,7 @@ def label_bars(ax: plt.Axes, bars: Any, labels: Sequence[str], **text: Any) -> N
     ax.bar_label(bars, labels=list(labels), padding=3, fontsize=FONT_SIZE_PT, **text)
 
 
-def legend_below(fig: plt.Figure, handles: Sequence[Any], labels: Sequence[str],
-                 n_cols: int = 2) -> Any:
+def legend_below(fig: plt.Figure, handles: Sequence[Any], labels: Sequence[str], n_cols: int = 2) -> Any:
     """One legend for the whole figure, under its panels."""
     return fig.legend(handles, labels, loc="outside lower center", ncols=n_cols)
 
@@ -123,8 +131,11 @@ def thousands(axis: Any) -> None:
     """Write an axis' tick values compactly: ``1,500`` below ten thousand, ``250k`` above;
     at most six ticks."""
     axis.set_major_locator(mticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
-    axis.set_major_formatter(mticker.FuncFormatter(
-        lambda value, _: f"{value / 1000:,.0f}k" if abs(value) >= 10_000 else f"{value:,.0f}"))
+    axis.set_major_formatter(
+        mticker.FuncFormatter(
+            lambda value, _: f"{value / 1000:,.0f}k" if abs(value) >= 10_000 else f"{value:,.0f}"
+        )
+    )
 
 
 def legend_above(ax: plt.Axes, title: str | None = None, n_cols: int = 1) -> None:

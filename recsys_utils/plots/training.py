@@ -20,10 +20,13 @@ HISTORY_LABELS: dict[str, str] = {
 REFERENCE_MARKERS: tuple[str, ...] = ("o", "x", "s", "^")
 
 
-def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]],
-                    keys: Sequence[str] = ("loss", "accuracy"), *,
-                    baselines: Mapping[str, tuple[float, str]] | None = None,
-                    title: str | None = None) -> plt.Figure:
+def training_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    keys: Sequence[str] = ("loss", "accuracy"),
+    *,
+    baselines: Mapping[str, tuple[float, str]] | None = None,
+    title: str | None = None,
+) -> plt.Figure:
     """One panel per key (e.g. loss, accuracy), side by side, one line per model, x = epoch.
 
     Args:
@@ -61,10 +64,16 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]],
     return fig
 
 
-def epoch_curves(curves: Mapping[str, Sequence[float]],
-                 references: Mapping[str, Sequence[float]] | None = None, *, ylabel: str,
-                 first_epoch: int = 1, logy: bool = False, ax: plt.Axes | None = None,
-                 title: str | None = None) -> plt.Figure:
+def epoch_curves(
+    curves: Mapping[str, Sequence[float]],
+    references: Mapping[str, Sequence[float]] | None = None,
+    *,
+    ylabel: str,
+    first_epoch: int = 1,
+    logy: bool = False,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Figure:
     """Per-epoch curves (lines) with the report's printed values (markers) where it printed
     them.
 
@@ -84,8 +93,7 @@ def epoch_curves(curves: Mapping[str, Sequence[float]],
             ax.plot(first_epoch + np.arange(len(values)), values, label=label)
         for marker, (label, values) in zip(REFERENCE_MARKERS, (references or {}).items()):
             values = np.asarray(values, dtype=float)
-            ax.plot(first_epoch + np.arange(len(values)), values, marker, color=REFERENCE,
-                    label=label)
+            ax.plot(first_epoch + np.arange(len(values)), values, marker, color=REFERENCE, label=label)
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel("epoch" if first_epoch == 1 else f"epoch (from {first_epoch})")
@@ -96,12 +104,18 @@ def epoch_curves(curves: Mapping[str, Sequence[float]],
     return ax.figure
 
 
-def curve_with_reference(values: Sequence[float], reference: Sequence[float] | None = None, *,
-                         label: str, reference_label: str = "report (printed)",
-                         ylabel: str = "", ax: plt.Axes | None = None, logy: bool = False,
-                         title: str | None = None) -> plt.Figure:
+def curve_with_reference(
+    values: Sequence[float],
+    reference: Sequence[float] | None = None,
+    *,
+    label: str,
+    reference_label: str = "report (printed)",
+    ylabel: str = "",
+    ax: plt.Axes | None = None,
+    logy: bool = False,
+    title: str | None = None,
+) -> plt.Figure:
     """One per-epoch curve, with the report's printed values as markers where it printed them
     (:func:`epoch_curves` with one curve)."""
     references = {reference_label: reference} if reference is not None else None
-    return epoch_curves({label: values}, references, ylabel=ylabel, logy=logy, ax=ax,
-                        title=title)
+    return epoch_curves({label: values}, references, ylabel=ylabel, logy=logy, ax=ax, title=title)

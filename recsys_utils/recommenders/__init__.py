@@ -11,25 +11,40 @@ fitted once.
 
 from recsys_utils.recommenders.base import Recommender, TrainingRatings, rank_table
 from recsys_utils.recommenders.collaborative import (
-                                                     RATING_LIKE_THRESHOLD,
-                                                     AutoencoderRecommender,
-                                                     MFRecommender,
-                                                     RBMRecommender,
+    RATING_LIKE_THRESHOLD,
+    AutoencoderRecommender,
+    MFRecommender,
+    RBMRecommender,
 )
 from recsys_utils.recommenders.factory import (
-                                                     FIT_ONCE_DEFAULTS,
-                                                     MODEL_NAMES,
-                                                     RANKER_NAMES,
-                                                     make_ranker,
-                                                     make_recommender,
+    FIT_ONCE_DEFAULTS,
+    MODEL_NAMES,
+    RANKER_NAMES,
+    make_ranker,
+    make_recommender,
 )
 from recsys_utils.recommenders.genre import GenreScores, GenreSequenceRecommender
 from recsys_utils.recommenders.popularity import PopularityRecommender
 from recsys_utils.recommenders.registry import ModelSpec, by_cell, label, resolve
 
 __all__ = [
-    "AutoencoderRecommender", "FIT_ONCE_DEFAULTS", "GenreScores", "GenreSequenceRecommender",
-    "MFRecommender", "MODEL_NAMES", "ModelSpec", "PopularityRecommender", "RANKER_NAMES",
-    "RATING_LIKE_THRESHOLD", "RBMRecommender", "Recommender", "TrainingRatings", "by_cell",
-    "label", "make_ranker", "make_recommender", "rank_table", "resolve",
+    "AutoencoderRecommender",
+    "FIT_ONCE_DEFAULTS",
+    "GenreScores",
+    "GenreSequenceRecommender",
+    "MFRecommender",
+    "MODEL_NAMES",
+    "ModelSpec",
+    "PopularityRecommender",
+    "RANKER_NAMES",
+    "RATING_LIKE_THRESHOLD",
+    "RBMRecommender",
+    "Recommender",
+    "TrainingRatings",
+    "by_cell",
+    "label",
+    "make_ranker",
+    "make_recommender",
+    "rank_table",
+    "resolve",
 ]

@@ -1,4 +1,4 @@
-"""The one adapter: an estimator of :mod:`recsys_utils.models` behind fit / score / recommend.
+"""The one adapter: an estimator of ``recsys_utils.models`` behind fit / score / recommend.
 
 A :class:`Recommender` is fitted in one of two ways:
 
@@ -9,13 +9,13 @@ rows and, for the collaborative models, the rating matrix). ``score(movie_ids)``
 that user.
 
 **fitted once** (:meth:`Recommender.fit_split`) on every user's training ratings of a split
-(:class:`TrainingRatings`, e.g. :class:`recsys_utils.evaluation.RankingSplit`), then scores
+(:class:`TrainingRatings`, e.g. :class:`recsys_utils.evaluation.splits.RankingSplit`), then scores
 any of its users: ``score(movie_ids, user_id=u)``, or ``model(u, movie_ids)``, which plugs
-into :func:`recsys_utils.evaluation.evaluate_ranking`.
+into :func:`recsys_utils.evaluation.ranking.evaluate_ranking`.
 
 Either way the one scoring primitive is :meth:`Recommender.score_batch` ``(user_ids (u,),
 movie_ids (m,)) -> (u, m)`` float64, higher is better, ``NaN`` where the model cannot score a
-movie. A score ``> like_threshold`` predicts a like (:func:`recsys_utils.evaluation.predict_like`):
+movie. A score ``> like_threshold`` predicts a like (:func:`recsys_utils.evaluation.metrics.predict_like`):
 0.5 for the classifiers; 0.7 of the rating/5 scale, i.e. 3.5 stars, for the RBM and the
 autoencoder.
 
@@ -44,7 +44,7 @@ DEFAULT_LIKE_THRESHOLD: float = 0.5
 class TrainingRatings(Protocol):
     """Every user's training ratings, what a fitted-once model may see.
 
-    :class:`recsys_utils.evaluation.RankingSplit` is one.
+    :class:`recsys_utils.evaluation.splits.RankingSplit` is one.
 
     Attributes:
         train: ratings rows (``user_id``, ``movie_id``, ``rating``) the model may see.
@@ -100,8 +100,9 @@ class Recommender:
         self.history: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ per user
-    def fit(self, data: MovieLens, user_id: int,
-            heldout_movie_ids: Sequence[int] | np.ndarray = ()) -> Recommender:
+    def fit(
+        self, data: MovieLens, user_id: int, heldout_movie_ids: Sequence[int] | np.ndarray = ()
+    ) -> Recommender:
         """Train for ``user_id`` alone, hiding their ratings of ``heldout_movie_ids``."""
         self.data, self.user_id, self.split = data, int(user_id), None
         self.heldout_movie_ids = np.asarray(heldout_movie_ids, dtype=np.int32)
@@ -142,31 +143,29 @@ class Recommender:
         raise NotImplementedError(f"{type(self).__name__} has no fitted-once protocol; use fit")
 
     # -------------------------------------------------------------------- scoring
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """``(n_users, n_movies)`` float64 scores, higher is better (``NaN``: cannot score)."""
         raise NotImplementedError  # pragma: no cover
 
-    def score(self, movie_ids: Sequence[int] | np.ndarray, user_id: int | None = None
-              ) -> np.ndarray:
+    def score(self, movie_ids: Sequence[int] | np.ndarray, user_id: int | None = None) -> np.ndarray:
         """``(n_movies,)`` scores of ``user_id`` (default: the user of a per-user fit)."""
         self._require_fit()
         if user_id is None:
             if self.user_id is None:
-                raise ValueError(f"{type(self).__name__} was fitted once for many users: "
-                                 "pass user_id")
+                raise ValueError(f"{type(self).__name__} was fitted once for many users: pass user_id")
             user_id = self.user_id
         return self.score_batch([user_id], movie_ids)[0]
 
     def __call__(self, user_id: int, movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """``score(movie_ids, user_id)``, as :func:`recsys_utils.evaluation.evaluate_ranking`
+        """``score(movie_ids, user_id)``, as :func:`recsys_utils.evaluation.ranking.evaluate_ranking`
         calls a score function."""
         return self.score(movie_ids, user_id)
 
     def _require_fit(self) -> None:
         if self.data is None and self.split is None:
-            raise RuntimeError(f"{type(self).__name__}.fit() or .fit_split() must be called "
-                               "before scoring")
+            raise RuntimeError(f"{type(self).__name__}.fit() or .fit_split() must be called before scoring")
 
     def _require_data(self) -> MovieLens:
         if self.data is None:
@@ -178,8 +177,10 @@ class Recommender:
         user's."""
         users = np.asarray(user_ids).reshape(-1)
         if self.user_id is None or (users != self.user_id).any():
-            raise KeyError(f"{type(self).__name__} was fitted for user {self.user_id} only, "
-                           f"asked for {np.unique(users)[:10].tolist()}")
+            raise KeyError(
+                f"{type(self).__name__} was fitted for user {self.user_id} only, "
+                f"asked for {np.unique(users)[:10].tolist()}"
+            )
         return len(users)
 
     def recommend(self, top: int = 10, user_id: int | None = None) -> pd.DataFrame:
@@ -199,8 +200,7 @@ class Recommender:
             raise ValueError(f"top must be at least 1, got {top}")
         if self.split is not None:
             if user_id is None:
-                raise ValueError(f"{type(self).__name__} was fitted once for many users: "
-                                 "pass user_id")
+                raise ValueError(f"{type(self).__name__} was fitted once for many users: pass user_id")
             train = self.split.train
             seen = train.loc[train["user_id"] == user_id, "movie_id"].to_numpy()
             candidates = self.split.movie_ids[~np.isin(self.split.movie_ids, seen)]
@@ -210,8 +210,9 @@ class Recommender:
             raise KeyError(f"{type(self).__name__} was fitted for user {self.user_id} only")
         rated = data.ratings.loc[data.ratings["user_id"] == self.user_id, "movie_id"]
         candidates = data.movies[~data.movies["movie_id"].isin(rated)]
-        table = rank_table(candidates["movie_id"].to_numpy(),
-                           self.score(candidates["movie_id"].to_numpy()), top)
+        table = rank_table(
+            candidates["movie_id"].to_numpy(), self.score(candidates["movie_id"].to_numpy()), top
+        )
         info = candidates.set_index("movie_id")[["title", "genres"]]
         table = table.join(info, on="movie_id")
         return table[["rank", "movie_id", "title", "genres", "score", "tied"]]

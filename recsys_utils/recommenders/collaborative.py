@@ -18,8 +18,13 @@ from recsys_utils import report
 from recsys_utils.features import rating_matrix
 from recsys_utils.recommenders.base import Recommender, TrainingRatings
 
-__all__ = ["RATING_LIKE_THRESHOLD", "RATING_SCALE", "RBMRecommender", "AutoencoderRecommender",
-           "MFRecommender"]
+__all__ = [
+    "RATING_LIKE_THRESHOLD",
+    "RATING_SCALE",
+    "RBMRecommender",
+    "AutoencoderRecommender",
+    "MFRecommender",
+]
 
 #: A predicted rating of this many stars or more counts as a like for the RBM and autoencoder.
 RATING_LIKE_THRESHOLD: float = 3.5
@@ -28,8 +33,7 @@ RATING_LIKE_THRESHOLD: float = 3.5
 RATING_SCALE: float = 5.0
 
 
-def _columns(universe: np.ndarray, movie_ids: Sequence[int] | np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _columns(universe: np.ndarray, movie_ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column of each of ``movie_ids`` in ``universe`` and a mask of those found, ``(n,)`` each."""
     cols = pd.Index(universe).get_indexer(np.asarray(movie_ids))
     return np.where(cols >= 0, cols, 0), cols >= 0
@@ -51,11 +55,17 @@ class RBMRecommender(Recommender):
     name = "rbm"
     like_threshold = RATING_LIKE_THRESHOLD / RATING_SCALE
 
-    def __init__(self, *, n_train_users: int | None = None, epochs: int = report.RBM_EPOCHS,
-                 seed: int = 0, verbose: int = 0, **rbm_kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        n_train_users: int | None = None,
+        epochs: int = report.RBM_EPOCHS,
+        seed: int = 0,
+        verbose: int = 0,
+        **rbm_kw: Any,
+    ) -> None:
         super().__init__()
-        self.n_train_users = (report.RBM_LOOP_N_TRAIN_USERS if n_train_users is None
-                              else n_train_users)
+        self.n_train_users = report.RBM_LOOP_N_TRAIN_USERS if n_train_users is None else n_train_users
         self.epochs, self.seed, self.verbose, self.rbm_kw = epochs, seed, verbose, rbm_kw
         self.rbm = None
         self.matrix = None  # the rows it can score
@@ -75,22 +85,24 @@ class RBMRecommender(Recommender):
         visible = self.visible_ratings()
         movie_ids = data.movies["movie_id"].to_numpy()
         train_users = np.sort(data.users["user_id"].to_numpy())[: self.n_train_users]
-        self._train(rating_matrix(visible, user_ids=train_users, movie_ids=movie_ids,
-                                  scale=RATING_SCALE).values)
+        self._train(
+            rating_matrix(visible, user_ids=train_users, movie_ids=movie_ids, scale=RATING_SCALE).values
+        )
         self.fit_time_s = self.rbm.fit_time_s
-        self.matrix = rating_matrix(visible, user_ids=[self.user_id], movie_ids=movie_ids,
-                                    scale=RATING_SCALE)
+        self.matrix = rating_matrix(visible, user_ids=[self.user_id], movie_ids=movie_ids, scale=RATING_SCALE)
         self._input = self.matrix.values
         self._columns = pd.Index(movie_ids)
 
     def _fit_split(self, split: TrainingRatings) -> None:
-        self.matrix = rating_matrix(split.train, user_ids=split.user_ids,
-                                    movie_ids=split.movie_ids, scale=RATING_SCALE)
+        self.matrix = rating_matrix(
+            split.train, user_ids=split.user_ids, movie_ids=split.movie_ids, scale=RATING_SCALE
+        )
         self._train(self.matrix.values)
         self._columns = pd.Index(split.movie_ids)
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         self._require_fit()
         rows = [self.matrix.row_index(u) for u in np.asarray(user_ids).reshape(-1)]
         recon = self.rbm.reconstruct(self.matrix.values[rows])
@@ -114,9 +126,16 @@ class AutoencoderRecommender(Recommender):
     name = "autoencoder"
     like_threshold = RATING_LIKE_THRESHOLD / RATING_SCALE
 
-    def __init__(self, *, epochs: int = report.AE_EPOCHS, batch_size: int = report.AE_BATCH_SIZE,
-                 seed: int = 0, verbose: int = 0, train_fraction: float = report.AE_TRAIN_FRACTION,
-                 **ae_kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = report.AE_EPOCHS,
+        batch_size: int = report.AE_BATCH_SIZE,
+        seed: int = 0,
+        verbose: int = 0,
+        train_fraction: float = report.AE_TRAIN_FRACTION,
+        **ae_kw: Any,
+    ) -> None:
         super().__init__()
         self.epochs, self.batch_size, self.seed, self.verbose = epochs, batch_size, seed, verbose
         self.train_fraction, self.ae_kw = train_fraction, ae_kw
@@ -129,8 +148,9 @@ class AutoencoderRecommender(Recommender):
         from recsys_utils.models.autoencoder import RatingAutoencoder
 
         self.autoencoder = RatingAutoencoder(**self.ae_kw)
-        self.autoencoder.fit(train, test, epochs=self.epochs, batch_size=self.batch_size,
-                             seed=self.seed, verbose=self.verbose)
+        self.autoencoder.fit(
+            train, test, epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, verbose=self.verbose
+        )
         self.epoch_times_s = list(self.autoencoder.epoch_times_s)
         self.history = {k: list(v) for k, v in self.autoencoder.history.items()}
 
@@ -139,8 +159,9 @@ class AutoencoderRecommender(Recommender):
 
         data = self._require_data()
         all_movies = np.sort(data.ratings["movie_id"].unique())
-        self.matrix = rating_matrix(self.visible_ratings(), movie_ids=all_movies,
-                                    user_ids=np.sort(data.ratings["user_id"].unique()))
+        self.matrix = rating_matrix(
+            self.visible_ratings(), movie_ids=all_movies, user_ids=np.sort(data.ratings["user_id"].unique())
+        )
         train_idx, test_idx = split_users(self.matrix.shape[0], self.train_fraction, seed=self.seed)
         values = self.matrix.values
         self._train(values[train_idx], values[test_idx])
@@ -149,15 +170,15 @@ class AutoencoderRecommender(Recommender):
         self._scale = RATING_SCALE
 
     def _fit_split(self, split: TrainingRatings) -> None:
-        self.matrix = rating_matrix(split.train, user_ids=split.user_ids,
-                                    movie_ids=split.rated_movie_ids)
+        self.matrix = rating_matrix(split.train, user_ids=split.user_ids, movie_ids=split.rated_movie_ids)
         # The order users are fed to training (not a split of anyone's ratings).
         order = np.random.RandomState(self.seed).permutation(self.matrix.shape[0])
         self._train(self.matrix.values[order], None)
         self._scale = None
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         self._require_fit()
         rows = [self.matrix.row_index(u) for u in np.asarray(user_ids).reshape(-1)]
         predicted = np.asarray(self.autoencoder.predict(self.matrix.values[rows]))
@@ -188,8 +209,10 @@ class MFRecommender(Recommender):
 
         data = self._require_data()
         self.mf = MatrixFactorization(**self.mf_kw).fit(
-            self.visible_ratings(), user_ids=np.sort(data.ratings["user_id"].unique()),
-            movie_ids=data.movies["movie_id"].to_numpy())
+            self.visible_ratings(),
+            user_ids=np.sort(data.ratings["user_id"].unique()),
+            movie_ids=data.movies["movie_id"].to_numpy(),
+        )
         self.fit_time_s = self.mf.fit_time_s
 
     def _fit_split(self, split: TrainingRatings) -> None:
@@ -198,7 +221,8 @@ class MFRecommender(Recommender):
         self.mf = MatrixFactorization(like_threshold=split.like_threshold, **self.mf_kw)
         self.mf.fit(split.train, user_ids=split.user_ids, movie_ids=split.movie_ids)
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         self._require_fit()
         return self.mf.score_batch(np.asarray(user_ids).reshape(-1), movie_ids)

@@ -19,23 +19,29 @@ MODEL_NAMES: tuple[str, ...] = names_with(per_user=True)
 #: Models with a fitted-once adapter (accepted by :func:`make_ranker`, with their aliases).
 RANKER_NAMES: tuple[str, ...] = names_with(fit_once=True)
 
-_CLASSES: Mapping[str, type[Recommender]] = MappingProxyType({
-    "popularity": PopularityRecommender, "rbm": RBMRecommender,
-    "autoencoder": AutoencoderRecommender, "mf": MFRecommender})
+_CLASSES: Mapping[str, type[Recommender]] = MappingProxyType(
+    {
+        "popularity": PopularityRecommender,
+        "rbm": RBMRecommender,
+        "autoencoder": AutoencoderRecommender,
+        "mf": MFRecommender,
+    }
+)
 
 #: The ranking protocol's settings where they differ from the per-user (report) ones:
 #: the most-popular list counts likes; the RBM and autoencoder run fewer epochs over every
 #: user's row (chapter 05 passes its own).
-FIT_ONCE_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    "popularity": MappingProxyType({"kind": "likes"}),
-    "rbm": MappingProxyType({"epochs": 20}),
-    "autoencoder": MappingProxyType({"epochs": 30}),
-    "mf": MappingProxyType({}),
-})
+FIT_ONCE_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "popularity": MappingProxyType({"kind": "likes"}),
+        "rbm": MappingProxyType({"epochs": 20}),
+        "autoencoder": MappingProxyType({"epochs": 30}),
+        "mf": MappingProxyType({}),
+    }
+)
 
 
-def make_recommender(name: str, *, seed: int = 0, epochs: int | None = None,
-                     verbose: int = 0) -> Recommender:
+def make_recommender(name: str, *, seed: int = 0, epochs: int | None = None, verbose: int = 0) -> Recommender:
     """A per-user recommender by name (:data:`MODEL_NAMES` or an alias), with the report's
     settings; fit it with :meth:`Recommender.fit`.
 

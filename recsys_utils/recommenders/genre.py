@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils import report
-from recsys_utils.features import genre_matrix, user_dataset
 from recsys_utils.data.genres import REPORT_GENRES
+from recsys_utils.features import genre_matrix, user_dataset
 from recsys_utils.recommenders.base import Recommender
 from recsys_utils.recommenders.registry import resolve
 
@@ -33,9 +33,16 @@ class GenreSequenceRecommender(Recommender):
     ``"modified-lstm"`` are the report's two); per user only.
     """
 
-    def __init__(self, kind: str = "modified-lstm", *, epochs: int = report.SEQUENCE_EPOCHS,
-                 batch_size: int = report.SEQUENCE_BATCH_SIZE, seed: int = 0, verbose: int = 0,
-                 **build_kw: Any) -> None:
+    def __init__(
+        self,
+        kind: str = "modified-lstm",
+        *,
+        epochs: int = report.SEQUENCE_EPOCHS,
+        batch_size: int = report.SEQUENCE_BATCH_SIZE,
+        seed: int = 0,
+        verbose: int = 0,
+        **build_kw: Any,
+    ) -> None:
         super().__init__()
         spec = resolve(kind)
         if spec.sequence_kind is None:
@@ -53,16 +60,19 @@ class GenreSequenceRecommender(Recommender):
         ds = user_dataset(data, self.user_id)
         train = ~np.isin(ds.movie_ids, self.heldout_movie_ids)
         self._genres = genre_matrix(data.movies, ds.attributes)
-        self.classifier = SequenceClassifier(self.kind, n_attributes=ds.X.shape[1], seed=self.seed,
-                                             **self.build_kw)
-        self.classifier.fit(ds.X[train], ds.y[train], epochs=self.epochs,
-                            batch_size=self.batch_size, verbose=self.verbose)
+        self.classifier = SequenceClassifier(
+            self.kind, n_attributes=ds.X.shape[1], seed=self.seed, **self.build_kw
+        )
+        self.classifier.fit(
+            ds.X[train], ds.y[train], epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose
+        )
         self.fit_time_s = self.classifier.fit_time_s
         self.epoch_times_s = list(self.classifier.epoch_times_s)
         self.history = dict(self.classifier.history)
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         self._require_fit()
         n_rows = self._check_own_user(user_ids)
         X = self._genres.loc[np.asarray(movie_ids)].to_numpy(np.float32)
@@ -73,14 +83,21 @@ class GenreSequenceRecommender(Recommender):
 class GenreScores(Recommender):
     """Every user's genre network from :func:`recsys_utils.batched.train_users`, already fitted
     (once, for many users), as a :class:`Recommender` for
-    :func:`recsys_utils.evaluation.evaluate_ranking`.
+    :func:`recsys_utils.evaluation.ranking.evaluate_ranking`.
 
     A genre-only model gives one score per distinct row of 18 flags (ML-1M: about 300), so
     the networks are run once per distinct row and the scores looked up per movie.
     """
 
-    def __init__(self, result: BatchedResult, data: MovieLens, *, name: str | None = None,
-                 genres: Sequence[str] = REPORT_GENRES, n_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        result: BatchedResult,
+        data: MovieLens,
+        *,
+        name: str | None = None,
+        genres: Sequence[str] = REPORT_GENRES,
+        n_threads: int | None = None,
+    ) -> None:
         super().__init__()
         attributes = genre_matrix(data.movies, genres)
         patterns, inverse = np.unique(attributes.to_numpy(np.uint8), axis=0, return_inverse=True)
@@ -97,8 +114,9 @@ class GenreScores(Recommender):
     def _require_fit(self) -> None:
         """Built from trained networks: always fitted."""
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         rows = []
         for u in np.asarray(user_ids).reshape(-1):
             try:

@@ -27,8 +27,13 @@ class PopularityRecommender(Recommender):
 
     name = "popularity"
 
-    def __init__(self, kind: Kind = "like_share", *, prior_weight: float = DEFAULT_PRIOR_WEIGHT,
-                 like_rating: int = report.LIKE_RATING) -> None:
+    def __init__(
+        self,
+        kind: Kind = "like_share",
+        *,
+        prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+        like_rating: int = report.LIKE_RATING,
+    ) -> None:
         super().__init__()
         self.model = Popularity(kind, prior_weight=prior_weight)
         self.kind, self.prior_weight, self.like_rating = kind, prior_weight, like_rating
@@ -39,16 +44,18 @@ class PopularityRecommender(Recommender):
 
     def _fit_split(self, split: TrainingRatings) -> None:
         r = split.train
-        self.model.fit(r["movie_id"].to_numpy(), r["rating"].to_numpy() >= split.like_threshold,
-                       universe=split.movie_ids)
+        self.model.fit(
+            r["movie_id"].to_numpy(), r["rating"].to_numpy() >= split.like_threshold, universe=split.movie_ids
+        )
 
     @property
     def scores_(self):
         """``pd.Series`` of every fitted movie's score (:attr:`Popularity.scores_`)."""
         return self.model.scores_
 
-    def score_batch(self, user_ids: Sequence[int] | np.ndarray,
-                    movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def score_batch(
+        self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         self._require_fit()
         row = self.model.score(movie_ids)
         return np.tile(row, (len(np.asarray(user_ids).reshape(-1)), 1))

@@ -1,7 +1,7 @@
 """The one registry of model names: canonical name, aliases, display label, and where it runs.
 
-Every place that names a model (the command line, :func:`~recsys_utils.recommenders.make_recommender`,
-:func:`~recsys_utils.recommenders.make_ranker`, the multi-user run of
+Every place that names a model (the command line, :func:`~recsys_utils.recommenders.factory.make_recommender`,
+:func:`~recsys_utils.recommenders.factory.make_ranker`, the multi-user run of
 :mod:`recsys_utils.population`, the batched trainer's cells, the Keras kinds of
 :mod:`recsys_utils.models.sequence`, tables and figures) resolves the name here.
 
@@ -24,8 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["ModelSpec", "MODELS", "resolve", "by_cell", "resolve_cell", "label", "names_with",
-           "CELL_NAMES", "POPULATION_KEYS", "population_key"]
+__all__ = [
+    "ModelSpec",
+    "MODELS",
+    "resolve",
+    "by_cell",
+    "resolve_cell",
+    "label",
+    "names_with",
+    "CELL_NAMES",
+    "POPULATION_KEYS",
+    "population_key",
+]
 
 
 @dataclass(frozen=True)
@@ -40,9 +50,9 @@ class ModelSpec:
             ``"genre-linear"``, ``"baseline"`` or ``"collaborative"`` (a rating matrix).
         sequence_kind: the Keras kind of :func:`recsys_utils.models.sequence.build_sequence_recommender`,
             or ``None``.
-        cell: the batched trainer's cell (:data:`recsys_utils.batched.CELLS`), or ``None``.
-        per_user: has a per-user adapter (:func:`~recsys_utils.recommenders.make_recommender`).
-        fit_once: has a fitted-once adapter (:func:`~recsys_utils.recommenders.make_ranker`).
+        cell: the batched trainer's cell (``recsys_utils.batched.CELLS``), or ``None``.
+        per_user: has a per-user adapter (:func:`~recsys_utils.recommenders.factory.make_recommender`).
+        fit_once: has a fitted-once adapter (:func:`~recsys_utils.recommenders.factory.make_ranker`).
     """
 
     name: str
@@ -64,33 +74,57 @@ class ModelSpec:
 #: linear and majority baselines after its two networks, then the popularity and
 #: matrix-factorisation baselines.
 MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("lstm", "LSTM recommender (report, 100 units)",
-              aliases=("report LSTM",), sequence_kind="lstm", per_user=True),
-    ModelSpec("modified-lstm", "modified LSTM (f=0, report)",
-              aliases=("modified", "report", "modified LSTM", "modified_lstm"),
-              sequence_kind="modified-lstm", cell="modified", per_user=True),
-    ModelSpec("nfg-lstm", "no forget gate (f=1)", aliases=("nfg",), sequence_kind="nfg-lstm",
-              cell="nfg"),
-    ModelSpec("lstm-same-size", "standard LSTM", aliases=("standard LSTM",),
-              sequence_kind="lstm-same-size", cell="lstm"),
-    ModelSpec("gru-same-size", "GRU", aliases=("gru", "GRU"), sequence_kind="gru-same-size",
-              cell="gru"),
-    ModelSpec("logistic", "logistic regression", aliases=("logistic regression",),
-              family="genre-linear", sequence_kind="logistic"),
+    ModelSpec(
+        "lstm",
+        "LSTM recommender (report, 100 units)",
+        aliases=("report LSTM",),
+        sequence_kind="lstm",
+        per_user=True,
+    ),
+    ModelSpec(
+        "modified-lstm",
+        "modified LSTM (f=0, report)",
+        aliases=("modified", "report", "modified LSTM", "modified_lstm"),
+        sequence_kind="modified-lstm",
+        cell="modified",
+        per_user=True,
+    ),
+    ModelSpec("nfg-lstm", "no forget gate (f=1)", aliases=("nfg",), sequence_kind="nfg-lstm", cell="nfg"),
+    ModelSpec(
+        "lstm-same-size",
+        "standard LSTM",
+        aliases=("standard LSTM",),
+        sequence_kind="lstm-same-size",
+        cell="lstm",
+    ),
+    ModelSpec("gru-same-size", "GRU", aliases=("gru", "GRU"), sequence_kind="gru-same-size", cell="gru"),
+    ModelSpec(
+        "logistic",
+        "logistic regression",
+        aliases=("logistic regression",),
+        family="genre-linear",
+        sequence_kind="logistic",
+    ),
     ModelSpec("majority", "majority class", aliases=("majority class",), family="baseline"),
-    ModelSpec("rbm", "RBM", aliases=("RBM",), family="collaborative", per_user=True,
-              fit_once=True),
-    ModelSpec("autoencoder", "autoencoder", aliases=("ae",), family="collaborative",
-              per_user=True, fit_once=True),
+    ModelSpec("rbm", "RBM", aliases=("RBM",), family="collaborative", per_user=True, fit_once=True),
+    ModelSpec(
+        "autoencoder", "autoencoder", aliases=("ae",), family="collaborative", per_user=True, fit_once=True
+    ),
     ModelSpec("popularity", "popularity", family="baseline", per_user=True, fit_once=True),
-    ModelSpec("mf", "matrix factorisation (ALS)", aliases=("mf (ALS)", "als"),
-              family="collaborative", per_user=True, fit_once=True),
+    ModelSpec(
+        "mf",
+        "matrix factorisation (ALS)",
+        aliases=("mf (ALS)", "als"),
+        family="collaborative",
+        per_user=True,
+        fit_once=True,
+    ),
 )
 
 _BY_NAME: Mapping[str, ModelSpec] = MappingProxyType(
-    {n: spec for spec in MODELS for n in (spec.name, *spec.aliases)})
-_BY_CELL: Mapping[str, ModelSpec] = MappingProxyType(
-    {spec.cell: spec for spec in MODELS if spec.cell})
+    {n: spec for spec in MODELS for n in (spec.name, *spec.aliases)}
+)
+_BY_CELL: Mapping[str, ModelSpec] = MappingProxyType({spec.cell: spec for spec in MODELS if spec.cell})
 if len(_BY_NAME) != sum(1 + len(s.aliases) for s in MODELS):  # pragma: no cover
     raise RuntimeError("a model name or alias is registered twice")
 
@@ -105,9 +139,11 @@ def resolve(name: str) -> ModelSpec:
     try:
         return _BY_NAME[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown model {name!r}; known models: "
-                         f"{', '.join(spec.name for spec in MODELS)} "
-                         f"(aliases: {', '.join(a for s in MODELS for a in s.aliases)})") from None
+        raise ValueError(
+            f"unknown model {name!r}; known models: "
+            f"{', '.join(spec.name for spec in MODELS)} "
+            f"(aliases: {', '.join(a for s in MODELS for a in s.aliases)})"
+        ) from None
 
 
 def by_cell(cell: str) -> ModelSpec:
@@ -125,8 +161,9 @@ def resolve_cell(name: str) -> str:
         return name
     spec = resolve(name)
     if spec.cell is None:
-        raise ValueError(f"model {name!r} ({spec.label}) has no cell of the batched trainer; "
-                         f"cells: {CELL_NAMES}")
+        raise ValueError(
+            f"model {name!r} ({spec.label}) has no cell of the batched trainer; cells: {CELL_NAMES}"
+        )
     return spec.cell
 
 
@@ -136,8 +173,7 @@ def population_key(name: str) -> str:
         return name
     key = resolve(name).key
     if key not in POPULATION_KEYS:
-        raise ValueError(f"model {name!r} is not one of the multi-user run's models "
-                         f"{POPULATION_KEYS}")
+        raise ValueError(f"model {name!r} is not one of the multi-user run's models {POPULATION_KEYS}")
     return key
 
 
@@ -146,8 +182,9 @@ def label(name: str) -> str:
     return (_BY_CELL.get(name) or resolve(name)).label
 
 
-def names_with(*, per_user: bool | None = None, fit_once: bool | None = None,
-               sequence_kind: bool | None = None) -> tuple[str, ...]:
+def names_with(
+    *, per_user: bool | None = None, fit_once: bool | None = None, sequence_kind: bool | None = None
+) -> tuple[str, ...]:
     """Canonical names, in registry order, of the models with the given adapters or kinds."""
     out = []
     for spec in MODELS:
