@@ -103,7 +103,8 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
     The prose quotes it with ``{glue:text}`name:.2f``` (or ``path::name`` from another page), so
     a number in the text is always the number the code computed. NumPy scalars are stored as
     plain Python numbers (their repr must parse as a number). Returns nothing, so that a cell
-    ending in ``glue(...)`` shows no output. Outside Jupyter Book's tools (myst-nb not
+    ending in ``glue(...)`` shows no output; a glued figure is closed, so that the cell does not
+    show it a second time. Outside Jupyter Book's tools (myst-nb not
     installed) nothing is recorded and the notebook still runs.
     """
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
@@ -113,3 +114,7 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
     except ImportError:  # pragma: no cover - a plain `pip install recsys-utils`
         return
     _glue(name, value, display=display)
+    if not display and type(value).__name__ == "Figure":  # shown where the prose places it only
+        import matplotlib.pyplot as plt
+
+        plt.close(value)
