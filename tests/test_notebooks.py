@@ -24,7 +24,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
     "04_comparison": {"epochs": 2, "seeds": [0]},
     "05_every_user": {"n_users": 12, "seeds": [0, 1], "epochs": 2, "ranking_seeds": [1],
                       "rbm_epochs": 1, "ae_epochs": 1},
-    "06_ablation": {"n_users": 10, "seeds": [0, 1], "epochs": 2, "timing_rounds": 1,
+    "06_ablation": {"n_users": 12, "seeds": [0, 1], "epochs": 2, "timing_rounds": 1,
                     "timing_epochs": 2, "timing_users": 4},
     "07_interpretability": {"epochs": 2, "n_users": 3, "min_ratings": 40, "ks": [5, 10],
                             "n_test": 10, "fallback_min_ratings": 10, "max_rows": 30,
