@@ -32,9 +32,11 @@ def test_user_split_adds_up() -> None:
 
 
 def test_percentages_are_the_counts() -> None:
-    for pct, num, den in (("ch01_user_like_pct", "ch01_user_likes", "ch01_user_rows"),
-                          ("ch01_train_like_pct", "ch01_train_likes", "ch01_train_rows"),
-                          ("ch01_test_like_pct", "ch01_test_likes", "ch01_test_rows")):
+    for pct, num, den in (
+        ("ch01_user_like_pct", "ch01_user_likes", "ch01_user_rows"),
+        ("ch01_train_like_pct", "ch01_train_likes", "ch01_train_rows"),
+        ("ch01_test_like_pct", "ch01_test_likes", "ch01_test_rows"),
+    ):
         assert G[pct] == pytest.approx(100 * G[num] / G[den], abs=PCT_2DP)
 
 
@@ -47,8 +49,7 @@ def test_conclusions_against_the_report() -> None:
     # the training accuracy printed at every logged epoch, for both models, is the train like share
     printed = {acc for epochs in report.PRINTED_EPOCHS.values() for _, acc in epochs.values()}
     assert printed == {G["ch01_report_printed_train_acc"]}
-    assert 100 * G["ch01_report_printed_train_acc"] == pytest.approx(G["ch01_train_like_pct"],
-                                                                     abs=PCT_2DP)
+    assert 100 * G["ch01_report_printed_train_acc"] == pytest.approx(G["ch01_train_like_pct"], abs=PCT_2DP)
     assert G["ch01_train_fraction_pct"] == round(100 * report.TRAIN_FRACTION)
     # random splits are not all likes (the prose contrasts them with the ordered split)
     assert G["ch01_random_test_likes_min"] <= G["ch01_random_test_likes_max"] < G["ch01_test_rows"]
@@ -67,9 +68,11 @@ def test_dataset_counts(real_ml1m, ratings: pd.DataFrame) -> None:
     assert G["ch01_movies"] == len(real_ml1m.movies) == 3_883
     assert G["ch01_rated_movies"] == ratings["movie_id"].nunique() == 3_706
     assert (G["ch01_min_per_user"], G["ch01_median_per_user"], G["ch01_max_per_user"]) == (
-        per_user.min(), per_user.median(), per_user.max())
-    assert G["ch01_like_share_pct"] == pytest.approx(100 * (ratings["rating"] >= LIKE).mean(),
-                                                     abs=PCT_2DP)
+        per_user.min(),
+        per_user.median(),
+        per_user.max(),
+    )
+    assert G["ch01_like_share_pct"] == pytest.approx(100 * (ratings["rating"] >= LIKE).mean(), abs=PCT_2DP)
 
 
 @pytest.mark.realdata
@@ -88,8 +91,11 @@ def test_user_1_rows_in_file_order(ratings: pd.DataFrame) -> None:
     n_train = int(len(rows) * G["ch01_train_fraction_pct"] / 100)
     assert (G["ch01_user_rows"], G["ch01_user_likes"]) == (len(rows), liked.sum()) == (53, 45)
     assert (G["ch01_train_rows"], G["ch01_train_likes"]) == (n_train, liked[:n_train].sum()) == (34, 26)
-    assert (G["ch01_test_rows"], G["ch01_test_likes"]) == (len(rows) - n_train,
-                                                           liked[n_train:].sum()) == (19, 19)
+    assert (
+        (G["ch01_test_rows"], G["ch01_test_likes"])
+        == (len(rows) - n_train, liked[n_train:].sum())
+        == (19, 19)
+    )
 
 
 @pytest.mark.realdata
@@ -100,7 +106,11 @@ def test_random_splits(ratings: pd.DataFrame) -> None:
     liked = (rows["rating"] >= LIKE).to_numpy()
     order = np.argsort(rows["movie_id"].to_numpy(), kind="stable")
     n_train = G["ch01_train_rows"]
-    test_likes = [int(liked[order[np.random.default_rng([seed, user_id]).permutation(len(order))]
-                            [n_train:]].sum()) for seed in range(3)]
+    test_likes = [
+        int(liked[order[np.random.default_rng([seed, user_id]).permutation(len(order))][n_train:]].sum())
+        for seed in range(3)
+    ]
     assert (G["ch01_random_test_likes_min"], G["ch01_random_test_likes_max"]) == (
-        min(test_likes), max(test_likes))
+        min(test_likes),
+        max(test_likes),
+    )

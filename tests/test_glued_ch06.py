@@ -30,8 +30,9 @@ P_RTOL = 1e-6
 N_RECOMPUTED = 6
 RECOMPUTE_SEED = 20261204
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
-PAIRS = ([(m, "modified") for m in ("nfg", "gru", "logistic")]
-         + [("logistic", m) for m in ("nfg", "lstm", "gru", "majority")])
+PAIRS = [(m, "modified") for m in ("nfg", "gru", "logistic")] + [
+    ("logistic", m) for m in ("nfg", "lstm", "gru", "majority")
+]
 
 
 def params(stem: str = "06_ablation") -> dict:
@@ -85,8 +86,7 @@ def test_means_are_the_means_of_the_per_user_values():
         per_user = g()[f"ch06_per_user_{metric}"]
         for model in ("modified", "nfg", "lstm", "gru", "logistic", "majority"):
             values = [v for v in per_user[model] if v is not None]
-            assert g()[f"ch06_mean_{metric}_{model}"] == pytest.approx(np.mean(values),
-                                                                       abs=1e-12)
+            assert g()[f"ch06_mean_{metric}_{model}"] == pytest.approx(np.mean(values), abs=1e-12)
 
 
 # ------------------------------------------------------------------------------ tests
@@ -94,8 +94,7 @@ def test_every_p_value_matches_scipy():
     for a, b in PAIRS:
         for metric in METRICS:
             d = differences(a, b, metric)
-            expected = stats.wilcoxon(d, zero_method="zsplit", correction=False,
-                                      method="approx").pvalue
+            expected = stats.wilcoxon(d, zero_method="zsplit", correction=False, method="approx").pvalue
             got = g()[f"ch06_{a}_vs_{b}_{metric}_p"]
             assert got == pytest.approx(expected, rel=P_RTOL, abs=1e-300), (a, b, metric)
 
@@ -130,7 +129,8 @@ def test_dropped_counts_are_consistent():
 
 def test_position_probe_ratio():
     assert g()["ch06_position_ratio_modified"] == pytest.approx(
-        g()["ch06_position18_modified"] / g()["ch06_position1_modified"], rel=1e-12)
+        g()["ch06_position18_modified"] / g()["ch06_position1_modified"], rel=1e-12
+    )
 
 
 def test_weights():
@@ -155,13 +155,18 @@ def test_a_random_subset_of_users_recomputed_from_scratch(real_ml1m):
     rng = np.random.default_rng(RECOMPUTE_SEED)
     picks = sorted(rng.choice(len(first["user_id"]), size=N_RECOMPUTED, replace=False))
     users = [first["user_id"][i] for i in picks]
-    run = run_population(real_ml1m, users, models=("nfg", "gru", "logistic"),
-                         seeds=(first["seed"],), epochs=params()["epochs"], progress=False)
+    run = run_population(
+        real_ml1m,
+        users,
+        models=("nfg", "gru", "logistic"),
+        seeds=(first["seed"],),
+        epochs=params()["epochs"],
+        progress=False,
+    )
     for i, user in zip(picks, users):
         rows = run.table[run.table["user_id"] == user].set_index("model")
         n_test = first["n_test"][i]
         assert int(rows["n_test"].iloc[0]) == n_test
         assert rows.loc["logistic", "accuracy"] == pytest.approx(first["logistic"][i], abs=1e-9)
         for model in ("nfg", "gru"):
-            assert abs(rows.loc[model, "accuracy"] - first[model][i]) <= 1 / n_test + 1e-9, (
-                user, model)
+            assert abs(rows.loc[model, "accuracy"] - first[model][i]) <= 1 / n_test + 1e-9, (user, model)

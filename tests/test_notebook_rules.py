@@ -68,13 +68,16 @@ def test_pages_speak_to_readers(page: Path):
     found = FORBIDDEN.findall(markdown_of(page))
     if page.suffix == ".ipynb":
         nb = json.loads(page.read_text(encoding="utf-8"))
-        outputs = [json.dumps({k: v for k, v in o.get("data", {}).items() if not k.startswith("image/")})
-                   + "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])]
+        outputs = [
+            json.dumps({k: v for k, v in o.get("data", {}).items() if not k.startswith("image/")})
+            + "".join(o.get("text", ""))
+            for c in nb["cells"]
+            for o in c.get("outputs", [])
+        ]
         found += FORBIDDEN.findall("\n".join(outputs))
     assert not found, f"{page.name} says {sorted(set(found))}: words about the project, not for readers"
 
 
 def test_the_glue_reference_parser():
     text = "a {glue:text}`ch02_x:.2f` b {glue}`../notebooks/03_y.ipynb::ch03_z` {glue:text}`k`"
-    assert glue_references(text) == [(None, "ch02_x"), ("../notebooks/03_y.ipynb", "ch03_z"),
-                                     (None, "k")]
+    assert glue_references(text) == [(None, "ch02_x"), ("../notebooks/03_y.ipynb", "ch03_z"), (None, "k")]

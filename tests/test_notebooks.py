@@ -22,13 +22,33 @@ SMOKE_PARAMETERS: dict[str, dict] = {
     "02_lstm_vs_modified_lstm": {"epochs": 2, "seeds": [0]},
     "03_rbm_and_autoencoder": {"rbm_epochs": 2, "ae_epochs": 2, "top_n": 5},
     "04_comparison": {"epochs": 2, "seeds": [0]},
-    "05_every_user": {"n_users": 12, "seeds": [0, 1], "epochs": 2, "ranking_seeds": [1],
-                      "rbm_epochs": 1, "ae_epochs": 1},
-    "06_ablation": {"n_users": 12, "seeds": [0, 1], "epochs": 2, "timing_rounds": 1,
-                    "timing_epochs": 2, "timing_users": 4},
-    "07_interpretability": {"epochs": 2, "n_users": 3, "min_ratings": 40, "ks": [5, 10],
-                            "n_test": 10, "fallback_min_ratings": 10, "max_rows": 30,
-                            "update_epochs": 1, "sample_trainer": "batched"},
+    "05_every_user": {
+        "n_users": 12,
+        "seeds": [0, 1],
+        "epochs": 2,
+        "ranking_seeds": [1],
+        "rbm_epochs": 1,
+        "ae_epochs": 1,
+    },
+    "06_ablation": {
+        "n_users": 12,
+        "seeds": [0, 1],
+        "epochs": 2,
+        "timing_rounds": 1,
+        "timing_epochs": 2,
+        "timing_users": 4,
+    },
+    "07_interpretability": {
+        "epochs": 2,
+        "n_users": 3,
+        "min_ratings": 40,
+        "ks": [5, 10],
+        "n_test": 10,
+        "fallback_min_ratings": 10,
+        "max_rows": 30,
+        "update_epochs": 1,
+        "sample_trainer": "batched",
+    },
 }
 
 
@@ -39,8 +59,9 @@ def test_every_notebook_has_smoke_parameters():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_on_synthetic_data(path: Path, synthetic_dir: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs_on_synthetic_data(
+    path: Path, synthetic_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import papermill as pm
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -48,10 +69,21 @@ def test_notebook_runs_on_synthetic_data(path: Path, synthetic_dir: Path, tmp_pa
     monkeypatch.delenv("RECSYS_DATA_DIR", raising=False)
     params = {"data_dir": str(synthetic_dir), "user_id": 1, **SMOKE_PARAMETERS.get(path.stem, {})}
     out = tmp_path / path.name
-    nb = pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent),
-                             kernel_name="python3", progress_bar=False)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    nb = pm.execute_notebook(
+        str(path),
+        str(out),
+        parameters=params,
+        cwd=str(path.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     assert os.environ.get("RECSYS_DATA_DIR") is None
 
@@ -71,8 +103,11 @@ def test_committed_notebook_carries_no_machine_path(path: Path) -> None:
         parts.append("".join(cell.get("source", "")))
         for out in cell.get("outputs", []):
             parts.append("".join(out.get("text", "")))
-            parts += ["".join(v) if isinstance(v, list) else str(v)
-                      for k, v in out.get("data", {}).items() if not k.startswith("image/")]
+            parts += [
+                "".join(v) if isinstance(v, list) else str(v)
+                for k, v in out.get("data", {}).items()
+                if not k.startswith("image/")
+            ]
     text = "\n".join(parts)
     leaked = re.findall(r"(?:/work/|/tmp/|/home/|/root/|/Users/|shared/data|[A-Z]:\\\\Users)", text)
     assert not leaked, f"{path.name} names machine paths: {sorted(set(leaked))}"
