@@ -59,3 +59,25 @@ _GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`(?:([^`:]+?)::)?([A-Za-z0-9_.-]+)(?:
 def glue_references(text: str) -> list[tuple[str | None, str]]:
     """``(document or None, name)`` of every ``{glue}`` / ``{glue:text}`` role in ``text``."""
     return [(m.group(1), m.group(2)) for m in _GLUE_ROLE.finditer(text)]
+
+
+def notebook_params(stem: str) -> dict[str, Any]:
+    """The parameters ``scripts/run_notebooks.py`` passes to notebook ``stem``:
+    ``notebooks/params.yml``'s ``common`` section overlaid by the notebook's own."""
+    import yaml
+
+    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text())
+    return {**config.get("common", {}), **(config.get(stem) or {})}
+
+
+def holm_loop(p: list[float]) -> list[float]:
+    """Holm's step-down adjustment, written out independently of the package: sort, multiply the
+    i-th smallest (from 0) by m - i, keep the running maximum, cap at 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out

@@ -17,17 +17,15 @@ from __future__ import annotations
 import math
 
 import pytest
-import yaml
 
 from recsys_utils import report
-from tests.glued import NOTEBOOKS, glued
+from tests.glued import glued, notebook_params
 
 N_ROWS, N_LIKES, N_TRAIN, N_TEST = 53, 45, 34, 19
 
 
 def params(stem: str) -> dict:
-    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text())
-    return {**config.get("common", {}), **(config.get(stem) or {})}
+    return notebook_params(stem)
 
 
 def whole_rows(pct: float, n_rows: int, n_runs: int = 1) -> bool:

@@ -25,10 +25,9 @@ import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
 
-from tests.glued import NOTEBOOKS, glued
+from tests.glued import glued, holm_loop, notebook_params
 
 #: Differences of seed-averaged accuracies below this are float round-off of equal values.
 ROUND_OFF = 1e-12
@@ -43,8 +42,7 @@ PAIRS = (("modified", "lstm"), ("modified", "majority"), ("lstm", "majority"))
 
 
 def params() -> dict:
-    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text())
-    return {**config.get("common", {}), **(config.get("05_every_user") or {})}
+    return notebook_params("05_every_user")
 
 
 def g() -> dict:
@@ -55,19 +53,6 @@ def primary_differences() -> np.ndarray:
     per_user = g()["ch05_per_user_accuracy"]
     d = np.asarray(per_user["modified"]) - np.asarray(per_user["lstm"])
     return np.where(np.abs(d) < ROUND_OFF, 0.0, d)
-
-
-def holm_loop(p: list[float]) -> list[float]:
-    """Holm's step-down adjustment, written out: sort, multiply the i-th smallest (from 0) by
-    m - i, keep the running maximum, cap at 1."""
-    m = len(p)
-    order = sorted(range(m), key=lambda i: p[i])
-    out = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
 
 
 # ------------------------------------------------------------------------------ sample

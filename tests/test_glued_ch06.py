@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
 
-from tests.glued import NOTEBOOKS, glued
+from tests.glued import glued, holm_loop, notebook_params
 
 ROUND_OFF = 1e-12
 P_RTOL = 1e-6
@@ -36,8 +35,7 @@ PAIRS = [(m, "modified") for m in ("nfg", "gru", "logistic")] + [
 
 
 def params(stem: str = "06_ablation") -> dict:
-    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text())
-    return {**config.get("common", {}), **(config.get(stem) or {})}
+    return notebook_params(stem)
 
 
 def g() -> dict:
@@ -50,17 +48,6 @@ def differences(a: str, b: str, metric: str) -> np.ndarray:
     pairs = [(x, y) for x, y in zip(per_user[a], per_user[b]) if x is not None and y is not None]
     d = np.array([x - y for x, y in pairs], dtype=float)
     return np.where(np.abs(d) < ROUND_OFF, 0.0, d)
-
-
-def holm_loop(p: list[float]) -> list[float]:
-    m = len(p)
-    order = sorted(range(m), key=lambda i: p[i])
-    out = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
 
 
 # ------------------------------------------------------------------------------ one sample
