@@ -34,6 +34,16 @@ import numpy as np
 from recsys_utils.data.genres import ML1M_GENRES, ML100K_GENRES
 from recsys_utils.data.registry import get_spec
 from recsys_utils.data.synthetic_modern import MODERN_VARIANTS, TwinArrays, write_modern_files
+from recsys_utils.data.synthetic_words import (
+    _ACCENTED,
+    _ADJECTIVES,
+    _AGE_CODES,
+    _AGE_WEIGHTS,
+    _GENRE_WEIGHTS,
+    _ML100K_OCCUPATIONS,
+    _MONTHS,
+    _NOUNS,
+)
 from recsys_utils.data.verify import SYNTHETIC_MARK, ReleaseFacts, format_facts_line
 from recsys_utils.errors import BadArgumentError, check_choice, check_int
 
@@ -53,98 +63,6 @@ VARIANTS: tuple[str, ...] = ("ml-1m", "ml-100k", *MODERN_VARIANTS)
 ML1M_RATING_SHARES: tuple[float, ...] = (0.0562, 0.1075, 0.2613, 0.3489, 0.2261)
 
 _ENCODING = "latin-1"
-_AGE_CODES = (1, 18, 25, 35, 45, 50, 56)
-_AGE_WEIGHTS = (222, 1103, 2096, 1193, 550, 496, 380)  # ML-1M's users per age code
-_ML100K_OCCUPATIONS = (
-    "administrator",
-    "artist",
-    "doctor",
-    "educator",
-    "engineer",
-    "entertainment",
-    "executive",
-    "healthcare",
-    "homemaker",
-    "lawyer",
-    "librarian",
-    "marketing",
-    "none",
-    "other",
-    "programmer",
-    "retired",
-    "salesman",
-    "scientist",
-    "student",
-    "technician",
-    "writer",
-)
-# Relative frequency of each ML1M_GENRES entry among movies (rough ML-1M shape).
-_GENRE_WEIGHTS = np.array(
-    [
-        503,
-        283,
-        105,
-        251,
-        1200,
-        211,
-        127,
-        1603,
-        68,
-        44,
-        343,
-        114,
-        106,
-        471,
-        276,
-        492,
-        143,
-        68,
-    ],
-    dtype=float,
-)
-_ADJECTIVES = (
-    "Silent",
-    "Last",
-    "Broken",
-    "Golden",
-    "Hidden",
-    "Wild",
-    "Crimson",
-    "Lost",
-    "Endless",
-    "Frozen",
-    "Distant",
-    "Burning",
-    "Midnight",
-    "Little",
-    "Dark",
-    "Secret",
-    "Brave",
-    "Lonely",
-)
-_NOUNS = (
-    "Harbor",
-    "Summer",
-    "Kingdom",
-    "River",
-    "Detective",
-    "Garden",
-    "Storm",
-    "Letters",
-    "Station",
-    "Empire",
-    "Heart",
-    "Journey",
-    "Shadows",
-    "Island",
-    "Game",
-    "Voyage",
-    "Night",
-    "Circus",
-)
-# Latin-1 (not ASCII) words, as in ML-1M titles such as "Misérables, Les (1995)".
-_ACCENTED = ("Café", "Señor", "Müller", "Kådisbellan", "Misérables", "Noël", "Façade", "Über", "Ça", "Amélie")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _T_START, _T_END = 956_703_932, 1_046_454_590  # ML-1M's first and last timestamps
 
 
