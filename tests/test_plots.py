@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.collections import QuadMesh  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
@@ -30,6 +31,12 @@ ALLOWED_COLOURS = {c.lower() for c in style.CYCLE} | {style.REFERENCE.lower(), s
 def _close_figures():
     yield
     plt.close("all")
+
+
+def heatmap(ax: plt.Axes) -> QuadMesh:
+    """The heatmap of ``ax``: drawn as vector cells (a QuadMesh), never an embedded bitmap."""
+    assert not ax.get_images(), "heatmaps must not embed bitmaps (the SVG stays plain)"
+    return next(c for c in ax.collections if isinstance(c, QuadMesh))
 
 
 def _texts(fig: plt.Figure) -> list[Text]:
@@ -391,7 +398,7 @@ def test_plot_occlusion_heatmap():
     assert [t.get_text() for t in ax.get_xticklabels()] == list(REPORT_GENRES)
     assert ax.get_ylabel() == "rated movie (row)"
     assert "pp" in bar.get_ylabel()
-    image = ax.get_images()[0].get_array()
+    image = heatmap(ax).get_array()
     assert image.shape == (12, 18) and image.mask[~occ.present].all()
     assert_legible(fig)
 
@@ -399,10 +406,14 @@ def test_plot_occlusion_heatmap():
 def test_plot_gate_heatmaps_share_one_scale():
     trace = I.trace_modified_lstm(_weights(), _flags(9))
     fig = plots.plot_gate_heatmaps(trace, title="gates")
-    panels = [ax for ax in fig.axes if ax.get_images()]
+    panels = [
+        ax
+        for ax in fig.axes
+        if ax.get_label() != "<colorbar>" and any(isinstance(c, QuadMesh) for c in ax.collections)
+    ]
     assert [ax.get_title() for ax in panels] == list(I.GATES.values())
-    assert len({ax.get_images()[0].get_clim() for ax in panels}) == 1
-    low, high = panels[0].get_images()[0].get_clim()
+    assert len({heatmap(ax).get_clim() for ax in panels}) == 1
+    low, high = heatmap(panels[0]).get_clim()
     assert low == -high
     assert "position" in fig.get_supxlabel()
     assert sum(1 for ax in fig.axes if ax.get_ylabel() == "mean activation") == 1  # one colour bar
@@ -416,7 +427,7 @@ def test_plot_memory_profile_and_decay():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == list(REPORT_GENRES)
     assert ax.get_xlabel() == "step t (genre read)"
-    assert ax.get_images()[0].get_array().mask[np.tri(18, k=-1, dtype=bool)].all()
+    assert heatmap(ax).get_array().mask[np.tri(18, k=-1, dtype=bool)].all()
     assert_legible(fig)
     decay = I.decay_by_distance(profile)
     fig = plots.plot_decay_by_distance(decay)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,6 +49,30 @@ LABELLED_POSITIONS: tuple[int, ...] = (1, 6, 12, 18)
 
 def _diverging(name: str = DIVERGING_CMAP) -> plt.Colormap:
     return plt.get_cmap(name).with_extremes(bad=MISSING)
+
+
+def _heatmap(
+    ax: plt.Axes, values: np.ndarray, cmap: Any, vmin: float | None = None, vmax: float | None = None
+) -> Any:
+    """Cells of ``values`` ``(n_rows, n_cols)`` as vector patches (not an embedded bitmap, so
+    the figure stays plain SVG), row 0 at the top, invalid or masked cells in the colour map's
+    "bad" colour."""
+    cmap = plt.get_cmap(cmap) if isinstance(cmap, str) else cmap
+    values = np.ma.masked_invalid(values)
+    n_rows, n_cols = values.shape
+    mesh = ax.pcolormesh(
+        np.arange(n_cols + 1) - 0.5,
+        np.arange(n_rows + 1) - 0.5,
+        values,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        shading="flat",
+    )
+    ax.set_facecolor(cmap.get_bad())
+    ax.set_xlim(-0.5, n_cols - 0.5)
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    return mesh
 
 
 def plot_genre_attributions(table: pd.DataFrame, title: str | None = None) -> plt.Figure:
@@ -92,14 +117,7 @@ def plot_occlusion_heatmap(occ: Occlusion, title: str | None = None) -> plt.Figu
     with book_style():
         ax = single_axes(None, height=height)
         lim = symmetric_limit(values)
-        im = ax.imshow(
-            np.ma.masked_invalid(values),
-            aspect="auto",
-            cmap=_diverging(),
-            vmin=-lim,
-            vmax=lim,
-            interpolation="nearest",
-        )
+        im = _heatmap(ax, values, _diverging(), -lim, lim)
         ax.set_xticks(np.arange(len(occ.attributes)), occ.attributes, rotation=90)
         ax.set_ylabel("rated movie (row)")
         ax.figure.colorbar(im, ax=ax, label="change in p(like) (pp)")
@@ -122,7 +140,7 @@ def plot_gate_heatmaps(
         lim = max(symmetric_limit(m) for m in means) if means else 1.0
         im = None
         for ax, name, m in zip(axes.ravel(), names, means):
-            im = ax.imshow(m, aspect="auto", interpolation="nearest", cmap=_diverging(), vmin=-lim, vmax=lim)
+            im = _heatmap(ax, m, _diverging(), -lim, lim)
             ax.set_title(GATES[name])
             ax.set_xticks(ticks, [str(t + 1) for t in ticks])
             ax.set_yticks(ticks, [str(t + 1) for t in ticks])
@@ -149,7 +167,7 @@ def plot_memory_profile(
         ax = single_axes(None, height=PAGE_WIDTH_IN - 0.5)
         cmap = plt.get_cmap(SEQUENTIAL_CMAP).with_extremes(bad=MISSING)
         masked = np.ma.masked_where(np.tri(T, k=-1, dtype=bool), profile)
-        im = ax.imshow(masked, cmap=cmap, interpolation="nearest", aspect="auto")
+        im = _heatmap(ax, masked, cmap)
         ax.set_xticks(np.arange(T), list(attributes), rotation=90)
         ax.set_yticks(np.arange(T), list(attributes))
         ax.set_xlabel("step t (genre read)")
