@@ -49,15 +49,12 @@ from recsys_utils.errors import (
     exit_code_for,
 )
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult
+from recsys_utils.evaluation.protocols import MAX_SEED, MAX_VERBOSE
 from recsys_utils.features import REPORT_TRAIN_FRACTION
 from recsys_utils.recommenders import MODEL_NAMES
 from recsys_utils.recommenders.registry import resolve as resolve_model
 
 DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
-#: Largest seed accepted (NumPy and TensorFlow take 32-bit seeds).
-MAX_SEED = 2**32 - 1
-#: Keras's verbosity levels.
-MAX_VERBOSE = 2
 
 
 def _quiet_tensorflow(command: str) -> None:

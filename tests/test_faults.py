@@ -802,3 +802,24 @@ def test_warnings_are_one_line_each(twin: Path, capsys: pytest.CaptureFixture) -
     out, err = capsys.readouterr()
     assert err.startswith("warning: ") and err.count("\n") == 1 and "MD5" in err
     assert out.startswith("{")
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": -5}, "epochs"),
+        ({"seed": -1}, "seed"),
+        ({"train_fraction": 1.0}, "train_fraction"),
+        ({"split": "by-time"}, "split"),
+        ({"protocols": ("report", "all")}, "protocols"),
+        ({"verbose": 7}, "verbose"),
+    ],
+)
+def test_evaluate_user_checks_its_arguments_before_training(synthetic_ml1m, kwargs, argument):
+    """The Python API refuses what the command line refuses, before reading a user's rows."""
+    from recsys_utils.errors import BadArgumentError
+    from recsys_utils.evaluation import evaluate_user
+
+    with pytest.raises(BadArgumentError, match=argument):
+        evaluate_user("popularity", synthetic_ml1m, 1, **kwargs)

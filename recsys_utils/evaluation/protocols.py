@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from recsys_utils.errors import check_choice, check_fraction, check_int
 from recsys_utils.evaluation.metrics import (
     LIKE_SCORE_THRESHOLD,
     accuracy,
@@ -154,6 +155,36 @@ def score_rows(
     )
 
 
+#: Largest seed accepted (NumPy and TensorFlow take 32-bit seeds).
+MAX_SEED = 2**32 - 1
+#: Keras' verbosity levels.
+MAX_VERBOSE = 2
+
+
+def check_evaluation_args(
+    *,
+    protocols: Sequence[str],
+    split: str,
+    train_fraction: float,
+    seed: int,
+    epochs: int | None,
+    verbose: int,
+) -> None:
+    """The checks of :func:`evaluate_user`'s arguments, before any data is read or model trained.
+
+    Raises:
+        recsys_utils.errors.BadArgumentError: naming the argument and its allowed range.
+    """
+    for protocol in protocols:
+        check_choice("protocols", protocol, PROTOCOLS)
+    check_choice("split", split, ("ordered", "random"))
+    check_fraction("train_fraction", train_fraction)
+    check_int("seed", seed, low=0, high=MAX_SEED)
+    if epochs is not None:
+        check_int("epochs", epochs, low=1)
+    check_int("verbose", verbose, low=0, high=MAX_VERBOSE)
+
+
 def evaluate_user(
     model: str,
     data: MovieLens,
@@ -178,6 +209,14 @@ def evaluate_user(
         ``{protocol: result}`` (each with the majority baseline on the same rows and the
         training time) and the fitted recommender (for its history and recommendations).
     """
+    check_evaluation_args(
+        protocols=protocols,
+        split=split,
+        train_fraction=train_fraction,
+        seed=seed,
+        epochs=epochs,
+        verbose=verbose,
+    )
     dataset = user_dataset(data, user_id)
     user_split = make_split(dataset, split, train_fraction, seed)
     rec = make_recommender(model, seed=seed, epochs=epochs, verbose=verbose)
