@@ -231,7 +231,7 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--split",
             default="ordered",
-            choices=("ordered", "random"),
+            choices=("ordered", "random", "stratified"),
             help="ordered: the report's first-rows split; random: seeded, order-free",
         )
         p.add_argument("--verbose", type=int, default=0, help=f"0 to {MAX_VERBOSE}")

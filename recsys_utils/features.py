@@ -10,6 +10,7 @@ Everything here is pure pandas/NumPy and independent of TensorFlow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -60,7 +61,8 @@ class Split:
     Attributes:
         train: ``(n_train,)`` int indices into the user's rows.
         test: ``(n_test,)`` int indices into the user's rows.
-        kind: ``"ordered"`` (the report's: first rows train) or ``"random"``.
+        kind: ``"ordered"`` (the report's: first rows train), ``"random"`` or ``"stratified"``
+            (random within each class).
         train_fraction: the fraction asked for.
         seed: the seed of a random split, ``None`` for the ordered one.
     """
@@ -77,8 +79,9 @@ class Split:
             how = f"first {len(self.train)} rows in file order train, last {len(self.test)} test"
         else:
             how = (
-                f"{len(self.train)} train / {len(self.test)} test rows, random "
-                f"(rows sorted by movie id, then shuffled with seed {self.seed})"
+                f"{len(self.train)} train / {len(self.test)} test rows, {self.kind} "
+                f"(rows sorted by movie id, then shuffled with seed {self.seed}"
+                + (", cut class by class)" if self.kind == "stratified" else ")")
             )
         return f"{how} (train fraction {self.train_fraction:g})"
 
@@ -153,6 +156,18 @@ class UserDataset:
         n_train = int(len(self) * train_fraction)
         return Split(np.sort(shuffled[:n_train]), np.sort(shuffled[n_train:]), "random", train_fraction, seed)
 
+    def stratified_split(self, train_fraction: float = REPORT_TRAIN_FRACTION, seed: int = 0) -> Split:
+        """A seeded split that keeps each class's share in both parts (see :func:`stratified_cut`).
+
+        Each class (like, dislike) is cut separately along :meth:`seeded_order`: the first
+        :func:`stratified_train_count` rows of that class in the seeded order train. Like
+        :meth:`random_split`, it depends neither on the order of ``ratings.dat`` nor on the
+        other users.
+        """
+        _check_fraction(train_fraction)
+        train, test = stratified_cut(self.y, self.seeded_order(seed), train_fraction)
+        return Split(train, test, "stratified", train_fraction, seed)
+
 
 def seeded_order(movie_ids: np.ndarray, user_id: int, seed: int) -> np.ndarray:
     """The one seeded permutation of a user's rows that ignores the order of ``ratings.dat``.
@@ -216,18 +231,56 @@ def ordered_split(n_rows: int, train_fraction: float = REPORT_TRAIN_FRACTION) ->
     return Split(np.arange(n_train), np.arange(n_train, n_rows), "ordered", train_fraction)
 
 
+def stratified_train_count(n_class: int, train_fraction: float) -> int:
+    """How many of a class's ``n_class`` rows train in a stratified split.
+
+    ``n_class * train_fraction`` rounded half up, kept between 1 and ``n_class - 1`` when the
+    class has at least two rows (so it appears on both sides); a class of one row trains.
+    """
+    if n_class < 2:
+        return int(n_class)
+    return int(min(max(math.floor(n_class * train_fraction + 0.5), 1), n_class - 1))
+
+
+def stratified_cut(y: np.ndarray, order: np.ndarray, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``order`` class by class: each class's first :func:`stratified_train_count` rows train.
+
+    Args:
+        y: ``(n,)`` 0/1 labels.
+        order: ``(n,)`` a permutation of ``range(n)`` (e.g. :func:`seeded_order`).
+        train_fraction: share of each class that trains.
+
+    Returns:
+        ``(train, test)``: ascending int64 row indices, together ``range(n)``.
+    """
+    y = np.asarray(y)
+    order = np.asarray(order, dtype=np.int64)
+    if y.shape != order.shape:
+        raise ValueError(f"y {y.shape} and order {order.shape} must have the same shape")
+    is_train = np.zeros(len(order), dtype=bool)
+    labels = y[order]
+    for value in np.unique(labels):
+        rows = order[labels == value]
+        is_train[rows[: stratified_train_count(len(rows), train_fraction)]] = True
+    index = np.arange(len(order), dtype=np.int64)
+    return index[is_train], index[~is_train]
+
+
 def make_split(
     dataset: UserDataset,
-    kind: Literal["ordered", "random"] = "ordered",
+    kind: Literal["ordered", "random", "stratified"] = "ordered",
     train_fraction: float = REPORT_TRAIN_FRACTION,
     seed: int = 0,
 ) -> Split:
-    """Dispatch to :meth:`UserDataset.report_split` or :meth:`UserDataset.random_split`."""
+    """Dispatch to :meth:`UserDataset.report_split`, :meth:`~UserDataset.random_split` or
+    :meth:`~UserDataset.stratified_split`."""
     if kind == "ordered":
         return dataset.report_split(train_fraction)
     if kind == "random":
         return dataset.random_split(train_fraction, seed)
-    raise ValueError(f"split kind must be 'ordered' or 'random', got {kind!r}")
+    if kind == "stratified":
+        return dataset.stratified_split(train_fraction, seed)
+    raise ValueError(f"split kind must be 'ordered', 'random' or 'stratified', got {kind!r}")
 
 
 def _user_rows(data: MovieLens, user_id: int) -> pd.DataFrame:

@@ -9,8 +9,10 @@ Protocol (:func:`run_population`)
 - **Rows.** A user's rows are their ratings as the report builds them (18 genre flags in the
   report's attribute order, like = rating >= 4), **sorted by movie id**, so nothing depends
   on the order of ``ratings.dat`` (users 3000+ of our ML-1M copy have no original order).
-- **Split, per seed.** :meth:`recsys_utils.features.UserDataset.random_split` with the seed:
-  65 % of a user's rows train, 35 % are held out; the same seed gives the same split as
+- **Split, per seed.** :meth:`recsys_utils.features.UserDataset.stratified_split` with the
+  seed: 65 % of a user's likes and 65 % of their dislikes train (rounded half up, each class
+  on both sides when it has two rows or more), the rest is held out; the same seed gives the
+  same split as
   :func:`recsys_utils.evaluation.splits.ranking_split`, so one trained network serves both the
   like/dislike metrics here and the ranking metrics of :mod:`recsys_utils.evaluation.ranking`.
 - **Models.** The recurrent recommenders are trained by :func:`recsys_utils.batched.train_users`
@@ -21,9 +23,11 @@ Protocol (:func:`run_population`)
   ``"logistic"`` is an L2-regularised logistic regression on the 18 flags (scikit-learn,
   ``C = 1``, no recurrence); ``"majority"`` predicts the majority label of the user's training
   rows (ties: like) with a constant score.
-- **Metrics, on each user's held-out rows only.** Accuracy (like iff score > 0.5, as Keras'
-  ``accuracy`` metric), balanced accuracy (the mean recall of the classes present in the
-  held-out rows; 0.5 for a constant prediction when both are present) and ROC AUC (``NaN`` when the held-out rows hold one class only).
+- **Metrics, on each user's held-out rows only**
+  (:func:`~recsys_utils.evaluation.metrics.held_out_metrics_defined`). Accuracy (like iff
+  score > 0.5, as Keras' ``accuracy`` metric), balanced accuracy (the mean recall of the two
+  classes; 0.5 for a constant prediction) and ROC AUC, both ``NaN`` when the held-out rows
+  hold one class only (a user with fewer than two rows of a class).
 
 Statistics
 ----------
@@ -44,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils import features, report
-from recsys_utils.evaluation.metrics import METRICS, classification_metrics, majority_label
+from recsys_utils.evaluation.metrics import METRICS, held_out_metrics_defined, majority_label
 from recsys_utils.evaluation.paired import (
     PairedComparison,
     paired_comparison,
@@ -96,10 +100,11 @@ MODELS: tuple[str, ...] = POPULATION_KEYS
 #: Names for tables and figures (the registry's labels).
 MODEL_LABELS: dict[str, str] = {m: label(m) for m in MODELS}
 
-#: :func:`recsys_utils.evaluation.metrics.classification_metrics` under its old name: accuracy,
-#: balanced accuracy, ROC AUC and predicted like share of held-out ``scores (n,)`` against
-#: ``y (n,)`` (like iff score > 0.5, :func:`~recsys_utils.evaluation.metrics.predict_like`).
-held_out_metrics = classification_metrics
+#: :func:`recsys_utils.evaluation.metrics.held_out_metrics_defined` under its old name:
+#: accuracy, balanced accuracy, ROC AUC (both ``NaN`` for a one-class held-out set) and predicted
+#: like share of held-out ``scores (n,)`` against ``y (n,)`` (like iff score > 0.5,
+#: :func:`~recsys_utils.evaluation.metrics.predict_like`).
+held_out_metrics = held_out_metrics_defined
 
 
 # ------------------------------------------------------------------------------ users
@@ -143,10 +148,10 @@ class SeedRows:
 def split_rows(
     datasets: Sequence[UserDataset], seed: int, train_fraction: float = REPORT_TRAIN_FRACTION
 ) -> SeedRows:
-    """Split every user's rows with :meth:`UserDataset.random_split` ``(train_fraction, seed)``."""
+    """Split every user's rows with :meth:`UserDataset.stratified_split` ``(train_fraction, seed)``."""
     rows = SeedRows(seed, np.array([ds.user_id for ds in datasets], np.int64), [], [], [], [])
     for ds in datasets:
-        split = ds.random_split(train_fraction, seed)
+        split = ds.stratified_split(train_fraction, seed)
         X = ds.X.astype(np.uint8)
         rows.X_train.append(X[split.train])
         rows.y_train.append(ds.y[split.train])

@@ -169,3 +169,36 @@ def test_sample_users_is_the_one_seeded_sampler(synthetic_ml1m):
         F.sample_users(synthetic_ml1m, len(eligible) + 1, min_ratings=40)
     with pytest.raises(ValueError, match="min_ratings"):
         F.sample_users(synthetic_ml1m, 5, min_ratings=0)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.65, 0.8])
+def test_stratified_split_keeps_each_class_share_and_cuts_the_seeded_order(synthetic_ml1m, fraction):
+    for ds in F.user_datasets(synthetic_ml1m, [1, 2, 3, 4, 5]):
+        split = ds.stratified_split(fraction, seed=3)
+        assert split.kind == "stratified"
+        assert np.array_equal(np.sort(np.concatenate([split.train, split.test])), np.arange(len(ds)))
+        order = ds.seeded_order(3)
+        for value in (0.0, 1.0):
+            in_class = order[ds.y[order] == value]
+            n_train = F.stratified_train_count(len(in_class), fraction)
+            # the class's first n_train rows of the seeded order train, the rest test
+            assert set(in_class[:n_train]) == set(split.train) & set(in_class)
+            assert set(in_class[n_train:]) == set(split.test) & set(in_class)
+            if len(in_class) >= 2:
+                assert 1 <= n_train <= len(in_class) - 1
+                assert abs(n_train - len(in_class) * fraction) <= 0.5
+
+
+def test_stratified_train_count_rounds_half_up_and_keeps_both_sides():
+    assert F.stratified_train_count(0, 0.65) == 0
+    assert F.stratified_train_count(1, 0.65) == 1
+    assert F.stratified_train_count(2, 0.65) == 1  # 1.3 -> 1
+    assert F.stratified_train_count(2, 0.99) == 1  # kept below n: one row held out
+    assert F.stratified_train_count(3, 0.01) == 1  # kept above 0: one row trains
+    assert F.stratified_train_count(10, 0.65) == 7  # 6.5 rounds half up
+    assert F.stratified_train_count(20, 0.65) == 13
+
+
+def test_stratified_cut_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        F.stratified_cut(np.zeros(3), np.arange(4), 0.5)

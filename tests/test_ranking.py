@@ -19,7 +19,7 @@ from recsys_utils.evaluation.ranking import (
     tie_block_at_cut,
 )
 from recsys_utils.evaluation.splits import ranking_split
-from recsys_utils.features import user_dataset
+from recsys_utils.features import stratified_train_count, user_dataset
 from recsys_utils.recommenders import (
     PopularityRecommender,
     RBMRecommender,
@@ -171,14 +171,17 @@ def split(synthetic_ml1m: MovieLens):
     return ranking_split(synthetic_ml1m, seed=3)
 
 
-def test_split_matches_user_dataset_random_split(synthetic_ml1m, split):
+def test_split_matches_user_dataset_stratified_split(synthetic_ml1m, split):
     for u in split.user_ids[:10]:
         ds = user_dataset(synthetic_ml1m, int(u))
-        ref = ds.random_split(0.65, seed=3)
+        ref = ds.stratified_split(0.65, seed=3)
         np.testing.assert_array_equal(split.train_movies(u), np.sort(ds.movie_ids[ref.train]))
         np.testing.assert_array_equal(split.heldout_movies(u), np.sort(ds.movie_ids[ref.test]))
-        n = len(ds)
-        assert len(split.heldout_movies(u)) == n - int(n * 0.65)
+        n_likes = int(ds.y.sum())
+        expected_train = stratified_train_count(n_likes, 0.65) + stratified_train_count(
+            len(ds) - n_likes, 0.65
+        )
+        assert len(split.train_movies(u)) == expected_train
 
 
 def test_split_does_not_depend_on_file_order_or_other_users(synthetic_ml1m, split):
@@ -369,9 +372,14 @@ def test_compare_rankings_table(split):
 def test_real_ml1m_protocol_sizes_and_popularity(real_ml1m):
     split = ranking_split(real_ml1m)
     assert len(split.user_ids) == 6040 and len(split.movie_ids) == 3883
-    assert (len(split.train), len(split.heldout)) == (647_272, 352_937)
-    assert len(split.heldout_movies(1)) == 53 - int(53 * 0.65)
-    assert len(split.candidates(1)) == 3883 - int(53 * 0.65)
+    # per user and class, 65 % rounded half up train, each class of 2+ rows on both sides
+    per_class = real_ml1m.ratings.groupby(["user_id", real_ml1m.ratings["rating"] >= 4]).size().to_numpy()
+    n_train = np.where(per_class < 2, per_class, np.clip(np.floor(per_class * 0.65 + 0.5), 1, per_class - 1))
+    assert len(split.train) == int(n_train.sum()) and len(split.train) + len(split.heldout) == 1_000_209
+    likes_1 = int((real_ml1m.ratings.query("user_id == 1")["rating"] >= 4).sum())
+    train_1 = round(likes_1 * 0.65 + 1e-9) + round((53 - likes_1) * 0.65 + 1e-9)
+    assert len(split.heldout_movies(1)) == 53 - train_1
+    assert len(split.candidates(1)) == 3883 - train_1
     assert len(split.rated_movie_ids) == 3706
     users = split.user_ids[::10]  # a tenth of the users keeps this test fast
     res = evaluate_ranking(PopularityRecommender("likes").fit_split(split), split, user_ids=users)

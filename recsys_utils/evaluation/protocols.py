@@ -177,7 +177,7 @@ def check_evaluation_args(
     """
     for protocol in protocols:
         check_choice("protocols", protocol, PROTOCOLS)
-    check_choice("split", split, ("ordered", "random"))
+    check_choice("split", split, ("ordered", "random", "stratified"))
     check_fraction("train_fraction", train_fraction)
     check_int("seed", seed, low=0, high=MAX_SEED)
     if epochs is not None:
@@ -191,7 +191,7 @@ def evaluate_user(
     user_id: int,
     *,
     protocols: Sequence[str] = PROTOCOLS,
-    split: Literal["ordered", "random"] = "ordered",
+    split: Literal["ordered", "random", "stratified"] = "ordered",
     train_fraction: float = REPORT_TRAIN_FRACTION,
     seed: int = 0,
     epochs: int | None = None,

@@ -2,11 +2,12 @@
 
 Protocol (:func:`ranking_split`)
 --------------------------------
-- **Split, per user, order-independent.** A user's rated movies are sorted by movie id and
-  shuffled by a generator seeded with ``(seed, user_id)``; the first
-  ``int(n * train_fraction)`` are *training* movies, the rest (35 % by default, rounded up)
-  are *held out*. This is exactly :meth:`recsys_utils.features.UserDataset.random_split`
-  (``train_fraction=0.65``), so a user's split depends neither on the order of
+- **Split, per user, order-independent, stratified.** A user's rated movies are sorted by movie
+  id and shuffled by a generator seeded with ``(seed, user_id)``; within the liked movies
+  (rating ``>= like_threshold``) and within the others, the first 65 % (rounded half up) are
+  *training* movies, the rest are *held out*. This is exactly
+  :meth:`recsys_utils.features.UserDataset.stratified_split` (``train_fraction=0.65``), the
+  split of the per-user networks of :mod:`recsys_utils.population`, so a user's split depends neither on the order of
   ``ratings.dat`` (users 3000+ of our ML-1M copy have no original order) nor on which other
   users are split alongside.
 - **What models see.** Only training ratings, of every user. Collaborative models are fitted
@@ -124,8 +125,8 @@ def ranking_split(
 ) -> RankingSplit:
     """Split every user's ratings (or those of ``user_ids``) for ranking; see the module docstring.
 
-    Each user's split is :meth:`UserDataset.random_split(train_fraction, seed)
-    <recsys_utils.features.UserDataset.random_split>` of their ratings, so it does not
+    Each user's split is :meth:`UserDataset.stratified_split(train_fraction, seed)
+    <recsys_utils.features.UserDataset.stratified_split>` of their ratings, so it does not
     depend on the file order of ``ratings.dat``.
     """
     ratings = data.ratings
@@ -151,7 +152,7 @@ def ranking_split(
     heldout: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     columns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for u, a, b in zip(uniq.tolist(), bounds[:-1], bounds[1:]):
-        split = _user_split(u, movies[a:b], stars[a:b], train_fraction, seed)
+        split = _user_split(u, movies[a:b], stars[a:b], train_fraction, seed, like_threshold)
         mask = np.zeros(b - a, dtype=bool)
         mask[split.train] = True
         is_train[a:b] = mask
@@ -172,8 +173,18 @@ def ranking_split(
     )
 
 
-def _user_split(user_id: int, movie_ids: np.ndarray, ratings: np.ndarray, train_fraction: float, seed: int):
-    """:meth:`UserDataset.random_split` of one user's rows (``movie_ids`` ``(n,)``), reused as is."""
+def _user_split(
+    user_id: int,
+    movie_ids: np.ndarray,
+    ratings: np.ndarray,
+    train_fraction: float,
+    seed: int,
+    like_threshold: int,
+):
+    """:meth:`UserDataset.stratified_split` of one user's rows (``movie_ids`` ``(n,)``), reused as is."""
     n = len(movie_ids)
-    rows = UserDataset(user_id, movie_ids, ratings, np.empty((n, 0), np.float32), np.zeros(n, np.float32))
-    return rows.random_split(train_fraction, seed)
+    likes = (ratings >= like_threshold).astype(np.float32)
+    rows = UserDataset(
+        user_id, movie_ids, ratings, np.empty((n, 0), np.float32), likes, like_threshold=like_threshold
+    )
+    return rows.stratified_split(train_fraction, seed)
