@@ -336,13 +336,10 @@ def _run(args: argparse.Namespace) -> int:
         summary = data_summary(data, args.user, args.train_fraction)
         print(json.dumps(summary)) if args.json else _print_data(summary)
         return 0
-    from recsys_utils.evaluation import evaluate_user
+    from recsys_utils.evaluation import EvaluationSettings, evaluate_user
 
     protocol = getattr(args, "protocol", "held-out")
-    results, rec = evaluate_user(
-        args.model,
-        data,
-        args.user,
+    settings = EvaluationSettings(
         protocols=(protocol,),
         split=args.split,
         train_fraction=args.train_fraction,
@@ -350,6 +347,7 @@ def _run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         verbose=args.verbose,
     )
+    results, rec = evaluate_user(args.model, data, args.user, settings)
     if args.command == "train":
         result = results[protocol]
         history = {k: [float(v) for v in vs] for k, vs in (getattr(rec, "history", None) or {}).items()}

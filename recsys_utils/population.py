@@ -79,6 +79,7 @@ __all__ = [
     "fit_logistic",
     "held_out_metrics",
     "PopulationRun",
+    "PopulationSpec",
     "run_population",
     "per_user_means",
     "PairedComparison",
@@ -181,41 +182,74 @@ class PopulationRun:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def run_population(
-    data: MovieLens,
-    user_ids: Sequence[int] | np.ndarray,
-    *,
-    models: Sequence[str] = ("modified", "lstm", "majority"),
-    seeds: Sequence[int] = (0, 1, 2),
-    epochs: int = report.SEQUENCE_EPOCHS,
-    train_fraction: float = REPORT_TRAIN_FRACTION,
-    keep_results: bool = False,
-    n_threads: int | None = None,
-    progress: bool = True,
-    verbose: bool = False,
-    **train_kw: Any,
-) -> PopulationRun:
-    """Train and score every model of ``models`` for every user and seed (module docstring).
+@dataclass(frozen=True)
+class PopulationSpec:
+    """What a population run trains: the settings of :func:`run_population` that change its
+    results (threads, progress and printing do not).
 
-    Args:
-        data: MovieLens (ML-1M or the synthetic twin).
-        user_ids: ``(n_users,)`` users, e.g. from :func:`sample_users`.
+    Attributes:
         models: names from :data:`MODELS` (or registry aliases of them).
         seeds: one split and one training per seed.
         epochs: epochs of the recurrent models (the report: 100).
         train_fraction: the share of each user's rows that trains (0.65).
+        train_kw: extra settings of :func:`recsys_utils.batched.train_users` (fields of its
+            ``Network`` or ``Training``, e.g. ``{"units": 100}``), JSON-able values only.
+    """
+
+    models: tuple[str, ...] = ("modified", "lstm", "majority")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = report.SEQUENCE_EPOCHS
+    train_fraction: float = REPORT_TRAIN_FRACTION
+    train_kw: dict[str, Any] = field(default_factory=dict)
+
+    def shard_params(self, model: str, seed: int) -> dict[str, Any]:
+        """The settings every stored shard of ``model`` and ``seed`` shares
+        (:mod:`recsys_utils.experiments.population_runs`): the logistic and majority models
+        ignore the epochs and the training keywords."""
+        recurrent = model in RECURRENT_MODELS
+        return {
+            "model": model,
+            "seed": int(seed),
+            "train_fraction": float(self.train_fraction),
+            "epochs": int(self.epochs) if recurrent else None,
+            "train_kw": dict(self.train_kw) if recurrent else {},
+        }
+
+
+def run_population(
+    data: MovieLens,
+    user_ids: Sequence[int] | np.ndarray,
+    spec: PopulationSpec | None = None,
+    *,
+    keep_results: bool = False,
+    n_threads: int | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+) -> PopulationRun:
+    """Train and score every model of ``spec`` for every user and seed (module docstring).
+
+    Args:
+        data: MovieLens (ML-1M or the synthetic twin).
+        user_ids: ``(n_users,)`` users, e.g. from :func:`sample_users`.
+        spec: the models, seeds, epochs, training fraction and training settings (default
+            :class:`PopulationSpec()`: the report's modified cell, the LSTM cell and the
+            majority class, seeds 0-2, 100 epochs, 65 % training rows).
         keep_results: keep the trained recurrent networks in :attr:`PopulationRun.results`.
-        n_threads, progress, train_kw: passed to :func:`recsys_utils.batched.train_users`
+        n_threads, progress: passed to :func:`recsys_utils.batched.train_users`
             (``progress``: a tqdm bar per training, on stderr).
         verbose: print one line per (seed, model) when it is done, on stdout (the notebooks'
             progress report: a bar's redraws would fill a committed notebook).
     """
     from recsys_utils.batched import train_users
 
+    spec = spec or PopulationSpec()
+    seeds, epochs, train_fraction, train_kw = spec.seeds, spec.epochs, spec.train_fraction, spec.train_kw
     try:
-        models = [population_key(m) for m in models]
+        models = [population_key(m) for m in spec.models]
     except ValueError as err:
-        raise ValueError(f"unknown models in {list(models)}; expected names from {MODELS} ({err})") from None
+        raise ValueError(
+            f"unknown models in {list(spec.models)}; expected names from {MODELS} ({err})"
+        ) from None
     if not len(seeds):
         raise ValueError("seeds must name at least one seed")
     datasets = movie_ordered_datasets(data, user_ids)

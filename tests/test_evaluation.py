@@ -46,10 +46,10 @@ def test_score_rows_reports_the_majority_baseline_of_the_training_rows():
     split = ordered_split(10)  # 6 train rows, 4 test rows
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=float)  # training majority: dislike
     scores = np.linspace(0, 1, 10)
-    held = E.score_rows("m", 1, split, "held-out", y, scores)
+    held = E.score_rows(E.FitRecord("m", 1), split, "held-out", y, scores)
     assert held.n_rows == 4 and held.majority_accuracy == 0.0
     assert held.accuracy == 1.0 and math.isnan(held.roc_auc)
-    rep = E.score_rows("m", 1, split, "report", y, scores)
+    rep = E.score_rows(E.FitRecord("m", 1), split, "report", y, scores)
     assert rep.n_rows == 10 and rep.majority_accuracy == 0.4
     assert rep.roc_auc == 1.0
     assert rep.to_dict()["roc_auc"] == 1.0 and held.to_dict()["roc_auc"] is None

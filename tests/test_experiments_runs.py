@@ -14,7 +14,7 @@ import pytest
 
 from recsys_utils import population
 from recsys_utils.data import MovieLens
-from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, evaluate_user
+from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, EvaluationSettings, evaluate_user
 from recsys_utils.experiments import (
     POPULATION_SHARD,
     USER_FIT,
@@ -42,21 +42,8 @@ class FakePopulation:
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...]]] = []
 
-    def __call__(
-        self,
-        data,
-        user_ids,
-        *,
-        models,
-        seeds,
-        epochs,
-        train_fraction,
-        keep_results,
-        n_threads=None,
-        progress=True,
-        verbose=False,
-        **train_kw,
-    ):
+    def __call__(self, data, user_ids, spec, *, keep_results, n_threads=None, progress=True, verbose=False):
+        models, seeds, epochs = spec.models, spec.seeds, spec.epochs
         users = [int(u) for u in user_ids]
         self.calls.append((tuple(users), tuple(models), tuple(int(s) for s in seeds)))
         rows, timings = [], []
@@ -96,15 +83,7 @@ class FakePopulation:
 
 def expected_table(users, spec: PopulationSpec) -> pd.DataFrame:
     """What one call for all ``users`` gives (the order run_population uses)."""
-    return FakePopulation()(
-        None,
-        users,
-        models=spec.models,
-        seeds=spec.seeds,
-        epochs=spec.epochs,
-        train_fraction=spec.train_fraction,
-        keep_results=False,
-    ).table
+    return FakePopulation()(None, users, spec, keep_results=False).table
 
 
 def test_an_overlapping_user_list_computes_only_the_missing_users(store: Store, synthetic_ml1m: MovieLens):
@@ -202,16 +181,10 @@ def test_a_real_population_run_is_computed_once_then_read_back_equal(store: Stor
     ``run_population`` call, for the first users and for an overlapping superset."""
     users = population.sample_users(synthetic_ml1m, 5, seed=3)
     spec = PopulationSpec(models=("modified", "logistic", "majority"), seeds=(0, 1), epochs=2)
-    direct_kw = {
-        "models": spec.models,
-        "seeds": spec.seeds,
-        "epochs": spec.epochs,
-        "keep_results": True,
-        "progress": False,
-    }
+    direct_kw = {"keep_results": True, "progress": False}
     first = population_run(synthetic_ml1m, users[:3], spec, store=store, keep_results=True)
     assert first.config["users_computed"] == 3 * 3 * 2
-    direct = population.run_population(synthetic_ml1m, users[:3], **direct_kw)
+    direct = population.run_population(synthetic_ml1m, users[:3], spec, **direct_kw)
     pd.testing.assert_frame_equal(first.table, direct.table)
 
     again = population_run(synthetic_ml1m, users[:3], spec, store=store, keep_results=True)
@@ -220,7 +193,7 @@ def test_a_real_population_run_is_computed_once_then_read_back_equal(store: Stor
 
     wider = population_run(synthetic_ml1m, users[::-1], spec, store=store, keep_results=True)
     assert wider.config["users_computed"] == 2 * 3 * 2
-    direct_wide = population.run_population(synthetic_ml1m, users[::-1], **direct_kw)
+    direct_wide = population.run_population(synthetic_ml1m, users[::-1], spec, **direct_kw)
     pd.testing.assert_frame_equal(wider.table, direct_wide.table)
     for key, net in direct_wide.results.items():
         got = wider.results[key]
@@ -289,19 +262,19 @@ def fake_results(model: str, user_id: int, seed: int) -> dict[str, Classificatio
 def fake_evaluate(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     calls: list[dict] = []
 
-    def evaluate(model, data, user_id, *, protocols, split, train_fraction, seed, epochs, verbose):
+    def evaluate(model, data, user_id, settings):
         calls.append(
             {
                 "model": model,
                 "user_id": user_id,
-                "seed": seed,
-                "epochs": epochs,
-                "split": split,
-                "train_fraction": train_fraction,
+                "seed": settings.seed,
+                "epochs": settings.epochs,
+                "split": settings.split,
+                "train_fraction": settings.train_fraction,
             }
         )
         return (
-            fake_results(model, user_id, seed),
+            fake_results(model, user_id, settings.seed),
             FakeRecommender({"loss": [0.7, 0.6], "accuracy": [0.5, 0.6]}),
         )
 
@@ -387,7 +360,7 @@ def test_a_real_user_fit_reads_back_what_it_computed(store: Store, synthetic_ml1
     fit = user_fit("rbm", synthetic_ml1m, user, seed=0, epochs=3, store=store)
     again = user_fit("rbm", synthetic_ml1m, user, seed=0, epochs=3, store=store)
     assert fit.computed and not again.computed
-    direct, rec = evaluate_user("rbm", synthetic_ml1m, user, seed=0, epochs=3)
+    direct, rec = evaluate_user("rbm", synthetic_ml1m, user, EvaluationSettings(seed=0, epochs=3))
     for got in (fit, again):
         assert len(got.history["reconstruction_mse"]) == 3
         np.testing.assert_allclose(

@@ -819,7 +819,7 @@ def test_warnings_are_one_line_each(twin: Path, capsys: pytest.CaptureFixture) -
 def test_evaluate_user_checks_its_arguments_before_training(synthetic_ml1m, kwargs, argument):
     """The Python API refuses what the command line refuses, before reading a user's rows."""
     from recsys_utils.errors import BadArgumentError
-    from recsys_utils.evaluation import evaluate_user
+    from recsys_utils.evaluation import EvaluationSettings, evaluate_user
 
     with pytest.raises(BadArgumentError, match=argument):
-        evaluate_user("popularity", synthetic_ml1m, 1, **kwargs)
+        evaluate_user("popularity", synthetic_ml1m, 1, EvaluationSettings(**kwargs))

@@ -221,20 +221,16 @@ def test_a_random_subset_of_users_recomputed_from_scratch(real_ml1m):
     (:mod:`recsys_utils.batched.jit`); a score that close to 0.5 may flip one prediction, so a
     network's accuracy may differ by at most one held-out row (``1 / n_test``).
     """
-    from recsys_utils.population import run_population
+    from recsys_utils.population import PopulationSpec, run_population
 
     first = g()["ch05_first_seed_accuracy"]
     rng = np.random.default_rng(RECOMPUTE_SEED)
     picks = sorted(rng.choice(len(first["user_id"]), size=N_RECOMPUTED, replace=False))
     users = [first["user_id"][i] for i in picks]
-    run = run_population(
-        real_ml1m,
-        users,
-        models=("modified", "lstm", "logistic", "majority"),
-        seeds=(first["seed"],),
-        epochs=params()["epochs"],
-        progress=False,
+    spec = PopulationSpec(
+        models=("modified", "lstm", "logistic", "majority"), seeds=(first["seed"],), epochs=params()["epochs"]
     )
+    run = run_population(real_ml1m, users, spec, progress=False)
     for i, user in zip(picks, users):
         rows = run.table[run.table["user_id"] == user].set_index("model")
         n_test = first["n_test"][i]

@@ -136,20 +136,16 @@ def test_a_random_subset_of_users_recomputed_from_scratch(real_ml1m):
     network's accuracy within one held-out row (``1 / n_test``), the most a float32 score at
     0.5 that moves in its last digits (fastmath, cached or in-process compilation) can change.
     """
-    from recsys_utils.population import run_population
+    from recsys_utils.population import PopulationSpec, run_population
 
     first = g()["ch06_first_seed_accuracy"]
     rng = np.random.default_rng(RECOMPUTE_SEED)
     picks = sorted(rng.choice(len(first["user_id"]), size=N_RECOMPUTED, replace=False))
     users = [first["user_id"][i] for i in picks]
-    run = run_population(
-        real_ml1m,
-        users,
-        models=("nfg", "gru", "logistic"),
-        seeds=(first["seed"],),
-        epochs=params()["epochs"],
-        progress=False,
+    spec = PopulationSpec(
+        models=("nfg", "gru", "logistic"), seeds=(first["seed"],), epochs=params()["epochs"]
     )
+    run = run_population(real_ml1m, users, spec, progress=False)
     for i, user in zip(picks, users):
         rows = run.table[run.table["user_id"] == user].set_index("model")
         n_test = first["n_test"][i]

@@ -66,15 +66,8 @@ def test_held_out_metrics_and_logistic():
 @pytest.fixture(scope="module")
 def small_run(synthetic_ml1m: MovieLens) -> population.PopulationRun:
     users = population.sample_users(synthetic_ml1m, 6, seed=1)
-    return population.run_population(
-        synthetic_ml1m,
-        users,
-        models=population.MODELS,
-        seeds=(0, 1),
-        epochs=2,
-        keep_results=True,
-        progress=False,
-    )
+    spec = population.PopulationSpec(models=population.MODELS, seeds=(0, 1), epochs=2)
+    return population.run_population(synthetic_ml1m, users, spec, keep_results=True, progress=False)
 
 
 def test_run_population_table(small_run: population.PopulationRun):
@@ -96,9 +89,8 @@ def test_run_population_does_not_depend_on_the_other_users(
     synthetic_ml1m: MovieLens, small_run: population.PopulationRun
 ):
     users = np.sort(small_run.table["user_id"].unique())
-    alone = population.run_population(
-        synthetic_ml1m, users[::-1][:2], models=("modified",), seeds=(1,), epochs=2, progress=False
-    )
+    spec = population.PopulationSpec(models=("modified",), seeds=(1,), epochs=2)
+    alone = population.run_population(synthetic_ml1m, users[::-1][:2], spec, progress=False)
     together = small_run.table.query("model == 'modified' and seed == 1").set_index("user_id")
     for _, row in alone.table.iterrows():
         ref = together.loc[row["user_id"]]
@@ -108,9 +100,9 @@ def test_run_population_does_not_depend_on_the_other_users(
 
 def test_run_population_rejects_unknown_models(synthetic_ml1m: MovieLens):
     with pytest.raises(ValueError, match="unknown models"):
-        population.run_population(synthetic_ml1m, [1], models=("transformer",))
+        population.run_population(synthetic_ml1m, [1], population.PopulationSpec(models=("transformer",)))
     with pytest.raises(ValueError, match="seeds"):
-        population.run_population(synthetic_ml1m, [1], seeds=())
+        population.run_population(synthetic_ml1m, [1], population.PopulationSpec(seeds=()))
 
 
 def test_genre_scores_tie_movies_with_the_same_flags(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_utils.evaluation import evaluate_user
+from recsys_utils.evaluation import EvaluationSettings, evaluate_user
 from recsys_utils.features import user_dataset
 from recsys_utils.recommenders import (
     AutoencoderRecommender,
@@ -108,7 +108,7 @@ def test_fit_rejects_heldout_movies_the_user_did_not_rate(synthetic_ml1m):
 
 
 def test_evaluate_user_scores_both_protocols_from_one_fit(synthetic_ml1m):
-    results, rec = evaluate_user("lstm", synthetic_ml1m, USER, epochs=1, seed=0)
+    results, rec = evaluate_user("lstm", synthetic_ml1m, USER, EvaluationSettings(epochs=1, seed=0))
     ds = user_dataset(synthetic_ml1m, USER)
     split = ds.report_split()
     assert results["report"].n_rows == len(ds)

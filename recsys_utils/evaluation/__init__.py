@@ -28,6 +28,8 @@ from recsys_utils.evaluation.plan import StatisticalPlan, plan_table
 from recsys_utils.evaluation.protocols import (
     PROTOCOLS,
     ClassificationResult,
+    EvaluationSettings,
+    FitRecord,
     Protocol,
     describe_rows,
     evaluate_user,
@@ -60,6 +62,8 @@ __all__ = [
     "describe_rows",
     "dropped_counts",
     "evaluate_ranking",
+    "EvaluationSettings",
+    "FitRecord",
     "evaluate_user",
     "evaluation_rows",
     "exact_fraction",

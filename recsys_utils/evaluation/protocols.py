@@ -16,7 +16,6 @@ every row) scores on the same rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -43,7 +42,10 @@ __all__ = [
     "evaluation_rows",
     "describe_rows",
     "ClassificationResult",
+    "FitRecord",
     "score_rows",
+    "SPLIT_KINDS",
+    "EvaluationSettings",
     "evaluate_user",
 ]
 
@@ -103,30 +105,39 @@ class ClassificationResult:
         return out
 
 
+@dataclass(frozen=True)
+class FitRecord:
+    """Which fit produced a set of scores, as a :class:`ClassificationResult` records it.
+
+    Attributes:
+        model: the model's name.
+        user_id: whose rows.
+        threshold: a score ``> threshold`` predicts a like (:func:`predict_like`).
+        seed: the fit's seed, if any.
+        fit_time_s: the fit's wall time.
+        epoch_times_s: ``(epochs,)`` seconds per epoch, if the model trains by epochs.
+    """
+
+    model: str
+    user_id: int
+    threshold: float = LIKE_SCORE_THRESHOLD
+    seed: int | None = None
+    fit_time_s: float | None = None
+    epoch_times_s: tuple[float, ...] = ()
+
+
 def score_rows(
-    model: str,
-    user_id: int,
-    split: Split,
-    protocol: Protocol,
-    y: np.ndarray,
-    scores: np.ndarray,
-    *,
-    threshold: float = LIKE_SCORE_THRESHOLD,
-    seed: int | None = None,
-    fit_time_s: float | None = None,
-    epoch_times_s: list[float] | None = None,
+    fit: FitRecord, split: Split, protocol: Protocol, y: np.ndarray, scores: np.ndarray
 ) -> ClassificationResult:
     """Score a model's outputs on the rows a protocol selects.
 
     Args:
-        model: the model's name.
-        user_id: whose rows.
+        fit: the model, user, like threshold and timings of the fit.
         split: the user's split.
         protocol: ``"report"`` or ``"held-out"``.
         y: ``(n,)`` the user's labels, all rows.
         scores: ``(n,)`` the model's scores for all rows (a like probability, or a predicted
-            rating scaled so that ``threshold`` separates like from dislike).
-        threshold: a score ``> threshold`` predicts a like (:func:`predict_like`).
+            rating scaled so that ``fit.threshold`` separates like from dislike).
     """
     y_all, scores_all = np.asarray(y), np.asarray(scores)
     if y_all.shape != scores_all.shape:
@@ -134,10 +145,11 @@ def score_rows(
     base = majority_label(y_all[split.train])
     rows = evaluation_rows(split, protocol)
     y, scores = y_all[rows], scores_all[rows]
-    pred = predict_like(scores, threshold)
+    pred = predict_like(scores, fit.threshold)
+    epoch_times = list(fit.epoch_times_s)
     return ClassificationResult(
-        model=model,
-        user_id=int(user_id),
+        model=fit.model,
+        user_id=int(fit.user_id),
         protocol=protocol,
         rows=describe_rows(split, protocol),
         n_rows=len(rows),
@@ -147,11 +159,11 @@ def score_rows(
         roc_auc=roc_auc(y, scores),
         majority_accuracy=accuracy(y, np.full_like(pred, base)),
         predicted_like_share=float(pred.mean()),
-        threshold=threshold,
-        seed=seed,
-        fit_time_s=fit_time_s,
-        time_per_epoch_s=float(np.mean(epoch_times_s)) if epoch_times_s else None,
-        epochs=len(epoch_times_s) if epoch_times_s else None,
+        threshold=fit.threshold,
+        seed=fit.seed,
+        fit_time_s=fit.fit_time_s,
+        time_per_epoch_s=float(np.mean(epoch_times)) if epoch_times else None,
+        epochs=len(epoch_times) if epoch_times else None,
     )
 
 
@@ -161,80 +173,80 @@ MAX_SEED = 2**32 - 1
 MAX_VERBOSE = 2
 
 
-def check_evaluation_args(
-    *,
-    protocols: Sequence[str],
-    split: str,
-    train_fraction: float,
-    seed: int,
-    epochs: int | None,
-    verbose: int,
-) -> None:
-    """The checks of :func:`evaluate_user`'s arguments, before any data is read or model trained.
+#: Split kinds :func:`evaluate_user` knows (:func:`recsys_utils.features.make_split`).
+SPLIT_KINDS: tuple[str, ...] = ("ordered", "random", "stratified")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How :func:`evaluate_user` splits, trains and scores; checked when made.
+
+    Attributes:
+        protocols: which rows are scored (:data:`PROTOCOLS`).
+        split: :data:`SPLIT_KINDS`: ``"ordered"`` (the report's: first 65 % of the rows in
+            file order train), ``"random"`` or ``"stratified"`` (seeded, file-order free).
+        train_fraction: the share of the rows that trains (the report: 0.65).
+        seed: the split's (random kinds) and the model's seed.
+        epochs: the model's epochs (``None``: the report's).
+        verbose: Keras' verbosity (0-2).
 
     Raises:
         recsys_utils.errors.BadArgumentError: naming the argument and its allowed range.
     """
-    for protocol in protocols:
-        check_choice("protocols", protocol, PROTOCOLS)
-    check_choice("split", split, ("ordered", "random", "stratified"))
-    check_fraction("train_fraction", train_fraction)
-    check_int("seed", seed, low=0, high=MAX_SEED)
-    if epochs is not None:
-        check_int("epochs", epochs, low=1)
-    check_int("verbose", verbose, low=0, high=MAX_VERBOSE)
+
+    protocols: tuple[str, ...] = PROTOCOLS
+    split: str = "ordered"
+    train_fraction: float = REPORT_TRAIN_FRACTION
+    seed: int = 0
+    epochs: int | None = None
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        for protocol in self.protocols:
+            check_choice("protocols", protocol, PROTOCOLS)
+        check_choice("split", self.split, SPLIT_KINDS)
+        check_fraction("train_fraction", self.train_fraction)
+        check_int("seed", self.seed, low=0, high=MAX_SEED)
+        if self.epochs is not None:
+            check_int("epochs", self.epochs, low=1)
+        check_int("verbose", self.verbose, low=0, high=MAX_VERBOSE)
 
 
 def evaluate_user(
-    model: str,
-    data: MovieLens,
-    user_id: int,
-    *,
-    protocols: Sequence[str] = PROTOCOLS,
-    split: Literal["ordered", "random", "stratified"] = "ordered",
-    train_fraction: float = REPORT_TRAIN_FRACTION,
-    seed: int = 0,
-    epochs: int | None = None,
-    verbose: int = 0,
+    model: str, data: MovieLens, user_id: int, settings: EvaluationSettings | None = None
 ) -> tuple[dict[str, ClassificationResult], Recommender]:
     """Train ``model`` (a name or alias of the registry with a per-user adapter) once for
     one user and score its like/dislike predictions; results carry the canonical name.
 
-    The user's test rows (by ``split``) are hidden from training for every model; each
-    protocol then picks the rows scored (see the module docstring). The training is the
+    The user's test rows (by ``settings.split``) are hidden from training for every model;
+    each protocol then picks the rows scored (see the module docstring). The training is the
     same for both protocols, so one fit serves both. All four models are scored on the
     same rows of the same user.
+
+    Args:
+        model: a model name or alias (:mod:`recsys_utils.recommenders.registry`).
+        data: MovieLens.
+        user_id: the user.
+        settings: protocols, split, seed, epochs, verbosity (default
+            :class:`EvaluationSettings()`: both protocols, the report's ordered split, seed 0).
 
     Returns:
         ``{protocol: result}`` (each with the majority baseline on the same rows and the
         training time) and the fitted recommender (for its history and recommendations).
     """
-    check_evaluation_args(
-        protocols=protocols,
-        split=split,
-        train_fraction=train_fraction,
-        seed=seed,
-        epochs=epochs,
-        verbose=verbose,
-    )
+    settings = settings or EvaluationSettings()
     dataset = user_dataset(data, user_id)
-    user_split = make_split(dataset, split, train_fraction, seed)
-    rec = make_recommender(model, seed=seed, epochs=epochs, verbose=verbose)
+    user_split = make_split(dataset, settings.split, settings.train_fraction, settings.seed)
+    rec = make_recommender(model, seed=settings.seed, epochs=settings.epochs, verbose=settings.verbose)
     rec.fit(data, user_id, heldout_movie_ids=dataset.movie_ids[user_split.test])
     scores = rec.score(dataset.movie_ids)
-    results = {
-        p: score_rows(
-            rec.name,
-            user_id,
-            user_split,
-            p,
-            dataset.y,
-            scores,
-            threshold=rec.like_threshold,
-            seed=seed,
-            fit_time_s=rec.fit_time_s,
-            epoch_times_s=rec.epoch_times_s,
-        )
-        for p in protocols
-    }
+    fit = FitRecord(
+        rec.name,
+        int(user_id),
+        rec.like_threshold,
+        settings.seed,
+        rec.fit_time_s,
+        tuple(rec.epoch_times_s or ()),
+    )
+    results = {p: score_rows(fit, user_split, p, dataset.y, scores) for p in settings.protocols}
     return results, rec

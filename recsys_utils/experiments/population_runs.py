@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,46 +33,13 @@ import pandas as pd
 
 from recsys_utils.experiments.fingerprint import canonical_params
 from recsys_utils.experiments.store import DamagedEntry, EntryInfo, Store, default_store
-from recsys_utils.features import REPORT_TRAIN_FRACTION
-from recsys_utils.population import RECURRENT_MODELS, PopulationRun, run_population
+from recsys_utils.population import RECURRENT_MODELS, PopulationRun, PopulationSpec, run_population
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
 #: The experiment's name in the store.
 POPULATION_SHARD = "population-shard"
-
-
-@dataclass(frozen=True)
-class PopulationSpec:
-    """What a population run trains (the arguments of
-    :func:`~recsys_utils.population.run_population` that change its results).
-
-    Attributes:
-        models: names from ``recsys_utils.population.MODELS``.
-        seeds: one split and one training per seed.
-        epochs: epochs of the recurrent models.
-        train_fraction: the share of each user's rows that trains.
-        train_kw: extra keywords of :func:`recsys_utils.batched.train_users`
-            (e.g. ``{"batch_size": 10}``), JSON-able values only.
-    """
-
-    models: tuple[str, ...] = ("modified", "lstm", "majority")
-    seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 100
-    train_fraction: float = REPORT_TRAIN_FRACTION
-    train_kw: dict[str, Any] = field(default_factory=dict)
-
-    def shard_params(self, model: str, seed: int) -> dict[str, Any]:
-        """The settings every shard of ``model`` and ``seed`` shares (module docstring)."""
-        recurrent = model in RECURRENT_MODELS
-        return {
-            "model": model,
-            "seed": int(seed),
-            "train_fraction": float(self.train_fraction),
-            "epochs": int(self.epochs) if recurrent else None,
-            "train_kw": dict(self.train_kw) if recurrent else {},
-        }
 
 
 @dataclass
@@ -277,13 +244,9 @@ def _compute_missing(
             run = compute(
                 data,
                 np.asarray(todo, np.int64),
-                models=tuple(models),
-                seeds=(int(seed),),
-                epochs=spec.epochs,
-                train_fraction=spec.train_fraction,
+                replace(spec, models=tuple(models), seeds=(int(seed),)),
                 keep_results=keep_results,
                 **run_kw,
-                **spec.train_kw,
             )
             for model in models:
                 payload = _shard_payload(run, model, int(seed), keep_results)

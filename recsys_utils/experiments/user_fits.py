@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, evaluate_user
+from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, EvaluationSettings, evaluate_user
 from recsys_utils.experiments.fingerprint import user_rows_fingerprint
 from recsys_utils.experiments.store import Store, default_store
 from recsys_utils.features import REPORT_TRAIN_FRACTION
@@ -83,7 +83,9 @@ def _fit_payload(
     model: str, data: MovieLens, user_id: int, settings: dict[str, Any], verbose: int
 ) -> dict[str, Any]:
     """Fit and score (the computation stored): plain data only."""
-    results, rec = evaluate_user(model, data, user_id, protocols=PROTOCOLS, verbose=verbose, **settings)
+    results, rec = evaluate_user(
+        model, data, user_id, EvaluationSettings(protocols=PROTOCOLS, verbose=verbose, **settings)
+    )
     movie_ids = user_movie_ids(data, user_id)
     history = getattr(rec, "history", None) or {}
     return {
