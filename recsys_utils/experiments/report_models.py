@@ -1,0 +1,168 @@
+"""The report's two recommenders, each as the report configured it, on many users: a run too
+large for the book's cold execution, done once by a script and committed as derived numbers.
+
+The report compares its *LSTM recommender* (Keras' LSTM with 100 units, sigmoid activations,
+no dropout, sigmoid output) with its *modified recommender* (the f = 0 cell with 18 units, two
+Dropout(0.5), tanh candidate, Keras 2 hard-sigmoid output) on user 1 only. Both are trained
+here by the multi-user trainer (:mod:`recsys_utils.batched`: ``REPORT_LSTM`` and
+``REPORT_MODIFIED``, each equal to one-user Keras training within float32 round-off, tested in
+``tests/test_batched.py``) on every user of a sample and several seeds, under the protocol of
+:mod:`recsys_utils.population` (rows sorted by movie id, the stratified 65/35 split, held-out
+metrics). The LSTM(100) costs about nine times the modified network per step, so all users and
+seeds take hours on two CPU cores: ``scripts/run_report_models.py`` runs it and writes one JSON
+file of **derived numbers only** (per user, seed and model: row counts, the held-out like rate
+and the held-out metrics; never a rating) with its provenance (command, commit, date, machine,
+package version, data fingerprint, timings). Chapter 05 reads that file; a test recomputes a
+random subset of its users from scratch and compares.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils import __version__, report
+from recsys_utils.population import PopulationSpec, run_population
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsys_utils.data import MovieLens
+
+__all__ = [
+    "REPORT_MODEL_SPECS",
+    "REPORT_MODEL_COLUMNS",
+    "report_model_rows",
+    "write_report_models",
+    "read_report_models",
+]
+
+#: The report's LSTM recommender as settings of the batched trainer: the ``"lstm"`` cell with
+#: the fields of ``recsys_utils.batched.REPORT_LSTM`` (plain data, so that it can be stored).
+REPORT_LSTM_SETTINGS: dict[str, Any] = {
+    "units": report.LSTM_UNITS,
+    "dropout": 0.0,
+    "activation": "sigmoid",
+    "recurrent_activation": "sigmoid",
+    "output_activation": "sigmoid",
+}
+
+#: How each model of the file is trained, by its name in the file: the report's modified
+#: recommender (the population run's ``"modified"`` model *is* ``REPORT_MODIFIED``), its LSTM
+#: recommender, and the majority class of each user's training rows.
+REPORT_MODEL_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
+    "report-modified": ("modified", {}),
+    "report-lstm": ("lstm", REPORT_LSTM_SETTINGS),
+    "majority": ("majority", {}),
+}
+
+#: The per-row columns of the file (derived numbers only).
+REPORT_MODEL_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "seed",
+    "model",
+    "n_train",
+    "n_test",
+    "test_like_rate",
+    "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "predicted_like_share",
+)
+
+#: The file's format version (a reader refuses another).
+FORMAT = 1
+
+
+def report_model_rows(
+    data: MovieLens,
+    user_ids: Sequence[int] | np.ndarray,
+    seeds: Sequence[int],
+    *,
+    epochs: int = report.SEQUENCE_EPOCHS,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Train the models of :data:`REPORT_MODEL_SPECS` for ``user_ids`` and ``seeds``.
+
+    Returns:
+        ``(rows, seconds)``: one row per (user, seed, model) with :data:`REPORT_MODEL_COLUMNS`,
+        sorted by model, seed and user; and the training seconds of each model (all seeds).
+    """
+    tables, seconds = [], {}
+    for name, (model, settings) in REPORT_MODEL_SPECS.items():
+        spec = PopulationSpec(
+            models=(model,), seeds=tuple(int(s) for s in seeds), epochs=epochs, train_kw=settings
+        )
+        run = run_population(data, user_ids, spec, progress=progress)
+        tables.append(run.table.assign(model=name))
+        seconds[name] = float(run.timings["train_time_s"].sum())
+    rows = pd.concat(tables, ignore_index=True)[list(REPORT_MODEL_COLUMNS)]
+    order = {name: i for i, name in enumerate(REPORT_MODEL_SPECS)}
+    rows = rows.sort_values(
+        ["model", "seed", "user_id"], key=lambda c: c.map(order) if c.name == "model" else c
+    )
+    return rows.reset_index(drop=True), seconds
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return value
+
+
+def write_report_models(path: str | Path, rows: pd.DataFrame, provenance: dict[str, Any]) -> Path:
+    """Write ``rows`` (:func:`report_model_rows`) and ``provenance`` as one strict-JSON file,
+    atomically (a temporary file renamed into place). ``NaN`` is written as ``null``."""
+    missing = [c for c in REPORT_MODEL_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}")
+    path = Path(path)
+    body = {
+        "format": FORMAT,
+        "provenance": {
+            "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "package_version": __version__,
+            **provenance,
+        },
+        "columns": list(REPORT_MODEL_COLUMNS),
+        "rows": [
+            [_plain(v) for v in row] for row in rows[list(REPORT_MODEL_COLUMNS)].itertuples(index=False)
+        ],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, allow_nan=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_report_models(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows and provenance of a file written by :func:`write_report_models`.
+
+    Raises:
+        ValueError: naming the file when it is not such a file (format, columns, duplicates).
+    """
+    path = Path(path)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a report-models file of format {FORMAT}")
+    if body.get("columns") != list(REPORT_MODEL_COLUMNS):
+        raise ValueError(f"{path}: columns {body.get('columns')} differ from {list(REPORT_MODEL_COLUMNS)}")
+    rows = pd.DataFrame(body["rows"], columns=body["columns"])
+    for column in ("test_like_rate", "accuracy", "balanced_accuracy", "roc_auc", "predicted_like_share"):
+        rows[column] = rows[column].astype(float)
+    if rows.duplicated(["user_id", "seed", "model"]).any():
+        raise ValueError(f"{path}: a (user, seed, model) appears twice")
+    unknown = sorted(set(rows["model"]) - set(REPORT_MODEL_SPECS))
+    if unknown:
+        raise ValueError(f"{path}: unknown models {unknown}")
+    return rows, body["provenance"]
