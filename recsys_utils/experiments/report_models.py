@@ -40,7 +40,11 @@ __all__ = [
     "report_model_rows",
     "write_report_models",
     "read_report_models",
+    "report_models_for",
 ]
+
+#: The committed file chapter 05 reads (:func:`recsys_utils.experiments.committed.committed_result`).
+REPORT_MODELS_FILE = "report_models.json"
 
 #: The report's LSTM recommender as settings of the batched trainer: the ``"lstm"`` cell with
 #: the fields of ``recsys_utils.batched.REPORT_LSTM`` (plain data, so that it can be stored).
@@ -166,3 +170,69 @@ def read_report_models(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if unknown:
         raise ValueError(f"{path}: unknown models {unknown}")
     return rows, body["provenance"]
+
+
+def _covers(
+    rows: pd.DataFrame, provenance: dict[str, Any], data: MovieLens, users, seeds, epochs: int
+) -> bool:
+    from recsys_utils.experiments.fingerprint import data_fingerprint
+
+    if provenance.get("epochs") != int(epochs) or not set(int(s) for s in seeds) <= set(
+        provenance.get("seeds", [])
+    ):
+        return False
+    if not set(int(u) for u in users) <= set(rows["user_id"].astype(int)):
+        return False
+    return provenance.get("data_fingerprint") == data_fingerprint(data)
+
+
+def describe_provenance(provenance: dict[str, Any], source: str) -> str:
+    """One paragraph: where the rows come from, what was run, on what and when."""
+    device = provenance.get("device") or {}
+    seconds = provenance.get("train_seconds") or {}
+    times = ", ".join(f"{name} {sec:.0f} s" for name, sec in seconds.items() if sec >= 1)
+    return (
+        f"{source}: {provenance.get('users')} users (sample seed {provenance.get('sample_seed')}), seeds "
+        f"{provenance.get('seeds')}, {provenance.get('epochs')} epochs; run by `{provenance.get('command')}` "
+        f"at commit {str(provenance.get('commit'))[:12]} (package {provenance.get('package_version')}) on "
+        f"{device.get('device', 'an unrecorded device')} with {provenance.get('threads')} threads, "
+        f"{str(provenance.get('written', ''))[:10]}; training time {times or 'not recorded'}"
+    )
+
+
+def report_models_for(
+    data: MovieLens,
+    user_ids: Sequence[int] | np.ndarray,
+    seeds: Sequence[int],
+    epochs: int = report.SEQUENCE_EPOCHS,
+) -> tuple[pd.DataFrame, str]:
+    """The rows of :data:`REPORT_MODEL_SPECS` for ``user_ids`` and ``seeds``: read from the
+    committed file when it covers them (same data fingerprint, epochs, seeds and users), else
+    trained here (:func:`report_model_rows`; hours for many users on a CPU).
+
+    Returns:
+        ``(rows, where)``: the rows of the asked users and seeds, and a paragraph saying where
+        they come from (:func:`describe_provenance`).
+    """
+    from recsys_utils.experiments.committed import committed_result
+
+    try:
+        rows, provenance = read_report_models(committed_result(REPORT_MODELS_FILE))
+    except FileNotFoundError:
+        rows, provenance = None, {}
+    if rows is not None and _covers(rows, provenance, data, user_ids, seeds, epochs):
+        wanted = rows["user_id"].isin([int(u) for u in user_ids]) & rows["seed"].isin([int(s) for s in seeds])
+        return rows[wanted].reset_index(drop=True), describe_provenance(
+            provenance, f"read from the committed {REPORT_MODELS_FILE}"
+        )
+    rows, seconds = report_model_rows(data, user_ids, seeds, epochs=epochs)
+    provenance = {
+        "users": len(user_ids),
+        "sample_seed": "-",
+        "seeds": [int(s) for s in seeds],
+        "epochs": int(epochs),
+        "command": "report_models_for (in this process)",
+        "package_version": __version__,
+        "train_seconds": seconds,
+    }
+    return rows, describe_provenance(provenance, f"trained here ({REPORT_MODELS_FILE} does not cover them)")
