@@ -31,8 +31,8 @@ Protocol (:func:`run_population`)
 
 Statistics
 ----------
-:mod:`recsys_utils.evaluation.paired` (re-exported here: :func:`paired_comparison`,
-:func:`paired_table`, ...) and the statistical plan of :mod:`recsys_utils.evaluation.statistics`.
+:mod:`recsys_utils.evaluation.paired` (per-user means, per-seed agreement, wins by group;
+re-exported here) and the statistical plan of :mod:`recsys_utils.evaluation.plan`.
 Model names resolve through :mod:`recsys_utils.recommenders.registry`.
 """
 
@@ -50,9 +50,6 @@ import pandas as pd
 from recsys_utils import features, report
 from recsys_utils.evaluation.metrics import METRICS, held_out_metrics_defined, majority_label
 from recsys_utils.evaluation.paired import (
-    PairedComparison,
-    paired_comparison,
-    paired_table,
     per_user_means,
     seed_agreement,
     wins_by,
@@ -82,9 +79,6 @@ __all__ = [
     "PopulationSpec",
     "run_population",
     "per_user_means",
-    "PairedComparison",
-    "paired_comparison",
-    "paired_table",
     "seed_agreement",
     "wins_by",
     "GenreScores",

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     from recsys_utils.experiments.report_models import report_model_rows, write_report_models
     from recsys_utils.population import sample_users
 
+    from recsys_utils.batched import warm_cache
+
+    warm_cache()  # the kernels every process loads (see recsys_utils.batched.jit)
     data = load_movielens("ml-1m")
     n_users = None if args.users == "all" else int(args.users)
     users = sample_users(data, n_users, seed=args.sample_seed)

@@ -151,32 +151,6 @@ def _table(diffs: list[float], a: str = "x", b: str = "y", seeds: int = 2) -> pd
     return pd.DataFrame(rows)
 
 
-def test_paired_comparison_by_hand():
-    from scipy.stats import wilcoxon
-
-    diffs = [0.1, 0.2, -0.05, 0.0, 0.3, 0.15]
-    cmp = population.paired_comparison(_table(diffs), "x", "y")
-    assert cmp.n_users == 6 and cmp.ties == 1 and cmp.wins_a == 4 and cmp.wins_b == 1
-    assert cmp.mean_diff == pytest.approx(np.mean(diffs))
-    assert cmp.ci_low < cmp.mean_diff < cmp.ci_high
-    nonzero = [d for d in diffs if d]
-    assert cmp.p_value == pytest.approx(wilcoxon(nonzero).pvalue)
-    # ranks of |d| among non-zero: 0.05 -> 1 (negative), the others 2..5 (positive)
-    assert cmp.rank_biserial == pytest.approx((14 - 1) / 15)
-    assert cmp.cohen_dz == pytest.approx(np.mean(diffs) / np.std(diffs, ddof=1))
-    assert "Wilcoxon" in cmp.describe()
-
-
-def test_paired_comparison_all_ties_and_nans():
-    table = _table([0.0, 0.0, 0.0])
-    cmp = population.paired_comparison(table, "x", "y")
-    assert cmp.ties == 3 and cmp.p_value == 1.0 and cmp.rank_biserial == 0.0
-    table.loc[(table["user_id"] == 0) & (table["model"] == "x"), "accuracy"] = np.nan
-    assert population.paired_comparison(table, "x", "y").n_dropped_nan == 1
-    with pytest.raises(KeyError, match="model 'z'"):
-        population.paired_comparison(table, "x", "z")
-
-
 def test_wins_by_groups_every_user_once():
     diffs = [0.1, -0.1, 0.0, 0.2, 0.3, -0.2, 0.0, 0.1, 0.1, 0.05]
     out = population.wins_by(_table(diffs), "x", "y", by="n_ratings", bins=2)
