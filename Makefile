@@ -3,8 +3,8 @@
 #   make test   set up .venv if missing, run ruff and the whole test suite (unit, real-data,
 #               glued numbers, nbval, rendered site)
 # and, for the book as one file:
-#   make pdf    the committed notebooks as one PDF, _build/pdf/book.pdf (a singlehtml build
-#               printed by headless Chromium; nothing is re-executed)
+#   make pdf    the HTML book as one PDF, _build/pdf/book.pdf (its pages in the order of
+#               _toc.yml, printed by headless Chromium; nothing is re-executed)
 #
 # RECSYS_REPO_URL: the repository's public address (none yet). Set it to turn on the book's
 # repository, bug-tracker and launch (Binder; Colab for GitHub) buttons, e.g.
@@ -38,8 +38,9 @@ html: $(STAMP)
 	$(BIN)/jupyter-book build . -n -W --keep-going $(if $(RECSYS_REPO_URL),--config $(BOOK_CONFIG))
 	@echo "The book is in _build/html/index.html"
 
-pdf: $(STAMP)
-	$(BIN)/python scripts/build_pdf.py --out _build/pdf/book.pdf
+# Not part of `make book`: it needs Chromium, which a fresh machine may not have.
+pdf: html
+	$(BIN)/python scripts/build_pdf.py --html _build/html --out _build/pdf/book.pdf
 
 NBVAL := notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 3600
 

@@ -1,25 +1,31 @@
-"""Build the whole book as one PDF: ``make pdf`` (writes ``_build/pdf/book.pdf``).
+"""The whole book as one PDF: ``make pdf`` (writes ``_build/pdf/book.pdf``).
 
-Usage: ``python scripts/build_pdf.py [--out _build/pdf/book.pdf] [--path-output _build/pdf-site]
+Usage: ``python scripts/build_pdf.py [--html _build/html] [--out _build/pdf/book.pdf]
 [--copy-to _build/html/book.pdf | --no-copy]``
 
-Two steps, from the same sources as the HTML book and without re-executing anything:
+From the HTML book that ``make html`` built (the same sources, nothing re-executed, the same
+figure and table numbers and glued values):
 
-1. ``jupyter-book build . --builder singlehtml``: every page of ``_toc.yml`` on one HTML page
-   (the strict ``-n -W`` check is the HTML build's; this one only has to render);
-2. that page opened in headless Chromium (``scripts/headless_chromium.py``, the browser of the
-   book's tests, refusing every network request), MathJax left to typeset every formula, and
-   printed to A4 with ``Page.printToPDF``.
+1. the article of every page of ``_toc.yml``, in its order, is put into one page (in a folder
+   of the site at the same depth as the pages, so that their relative links to images, styles
+   and MathJax still resolve), each page starting on a new sheet;
+2. that page is opened in headless Chromium (``scripts/headless_chromium.py``, the browser of
+   the book's tests, which refuses every network request), its images loaded and MathJax left
+   to typeset every formula, and printed to A4 with ``Page.printToPDF``.
 
-The PDF is also copied next to the HTML book (``--copy-to``, default ``_build/html/book.pdf``
-when ``_build/html`` exists), where the "Reproducing" page links to it.
+Why not Jupyter Book's ``singlehtml`` builder: it is a second full Sphinx build of the book
+(as long as the HTML one), and printing its page failed in Chromium, where printing the
+HTML book's own pages does not.
+
+The PDF is also copied next to the HTML book (``_build/html/book.pdf``), where the
+"Reproducing" page links to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,14 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from headless_chromium import Chromium, DevToolsError, find_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_TIMEOUT_S = 1800
-#: Seconds MathJax and the images get to finish before the page is printed.
-RENDER_TIMEOUT_S = 120
+#: Seconds the images and MathJax get to finish before the page is printed.
+RENDER_TIMEOUT_S = 180
+#: The folder of the site the one-page book is written to (same depth as book/, notebooks/).
+PRINT_FOLDER = "_print"
+#: Each page of the book starts on a new sheet; the site's navigation is not printed.
+PRINT_CSS = """
+section.book-pdf-page + section.book-pdf-page { break-before: page; }
+.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area,
+.bd-footer, .bd-footer-article, .bd-footer-content { display: none !important; }
+"""
 
 SETTLE_JS = """
 (async () => {
   for (const img of document.images) { if (img.loading === 'lazy') img.loading = 'eager'; }
-  // Collapsed cells (hide-input, hide-output) print as their toggle: leave them so.
   await Promise.all(Array.from(document.images).map(img => img.complete ? null : new Promise(done => {
     img.addEventListener('load', done, {once: true});
     img.addEventListener('error', done, {once: true});
@@ -55,24 +67,72 @@ SETTLE_JS = """
 """
 
 
-def jupyter_book() -> str:
-    beside = Path(sys.executable).with_name("jupyter-book")
-    found = str(beside) if beside.is_file() else shutil.which("jupyter-book")
-    if not found:
-        raise SystemExit("jupyter-book is not installed (pip install -e '.[book]')")
-    return found
+def toc_pages(root: Path = ROOT) -> list[str]:
+    """Every document of ``_toc.yml`` in reading order (root first), without suffix."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+
+    walk(toc)
+    return [re.sub(r"\.(md|ipynb)$", "", page) for page in pages]
 
 
-def build_single_page(path_output: Path) -> Path:
-    """Run the ``singlehtml`` build into ``path_output``; the one page it writes."""
-    command = [jupyter_book(), "build", str(ROOT), "--builder", "singlehtml", "--path-output", str(path_output)]
-    print("==", " ".join(command[1:]), flush=True)
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    page = path_output / "_build" / "singlehtml" / "index.html"
-    if proc.returncode != 0 or not page.is_file():
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        raise SystemExit(f"the singlehtml build failed (exit {proc.returncode})")
-    return page
+def book_title(root: Path = ROOT) -> str:
+    import yaml
+
+    return str(yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["title"])
+
+
+def one_page_book(html: Path, pages: list[str], title: str) -> Path:
+    """Write every page's article, in order, into ``html/_print/book.html``; its path.
+
+    Raises:
+        SystemExit: a page of the table of contents that the HTML build did not write, or one
+            without the theme's ``article.bd-article``.
+    """
+    import bs4
+
+    depths = {page.count("/") for page in pages}
+    if len(depths) != 1:
+        raise SystemExit(f"the pages are not all at the same folder depth: {sorted(depths)}")
+    shell = None
+    for page in pages:
+        path = html / f"{page}.html"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: build the HTML book first (make html)")
+        soup = bs4.BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+        article = soup.find("article", class_="bd-article")
+        if article is None:
+            raise SystemExit(f"{path}: no article.bd-article (has the theme changed?)")
+        if shell is None:  # the first page's head (styles, scripts, MathJax) serves every page
+            shell, body = soup, soup.new_tag("div")
+            style = soup.new_tag("style")
+            style.string = PRINT_CSS
+            soup.head.append(style)
+            soup.title.string = title
+            target = article
+            children = list(article.children)
+            article.clear()
+            body.extend(children)
+        else:
+            body = soup.new_tag("div")
+            body.extend(list(article.children))
+        section = shell.new_tag("section", attrs={"class": "book-pdf-page", "data-page": page})
+        section.extend(list(body.children))
+        target.append(section)
+    out = html / PRINT_FOLDER / "book.html"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(str(shell), encoding="utf-8")
+    return out
 
 
 def print_page(page: Path, out: Path) -> dict:
@@ -85,7 +145,8 @@ def print_page(page: Path, out: Path) -> dict:
         try:
             report = browser.open(page.as_uri())
             seen = browser.evaluate(
-                f"Promise.race([{SETTLE_JS}, new Promise(done => setTimeout(() => done(null), {RENDER_TIMEOUT_S * 1000}))])"
+                f"Promise.race([{SETTLE_JS}, new Promise(done => "
+                f"setTimeout(() => done(null), {RENDER_TIMEOUT_S * 1000}))])"
             )
             if seen is None:
                 raise DevToolsError(f"images or MathJax did not finish within {RENDER_TIMEOUT_S} s")
@@ -101,23 +162,24 @@ def print_page(page: Path, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="the built HTML book")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "book.pdf")
-    parser.add_argument("--path-output", type=Path, default=ROOT / "_build" / "pdf-site")
-    parser.add_argument("--copy-to", type=Path, default=None, help="default: _build/html/book.pdf if _build/html exists")
-    parser.add_argument("--no-copy", action="store_true", help="do not copy the PDF anywhere")
+    parser.add_argument("--copy-to", type=Path, default=None, help="default: book.pdf in the HTML book")
+    parser.add_argument("--no-copy", action="store_true", help="do not copy the PDF into the HTML book")
     args = parser.parse_args(argv)
+    html = args.html.resolve()
     start = time.perf_counter()
-    page = build_single_page(args.path_output.resolve())
-    built_s = time.perf_counter() - start
-    seen = print_page(page, args.out)
-    copy_to = args.copy_to or ((ROOT / "_build" / "html").is_dir() and ROOT / "_build" / "html" / "book.pdf")
-    copy_to = None if args.no_copy else copy_to
+    page = one_page_book(html, toc_pages(), book_title())
+    try:
+        seen = print_page(page, args.out)
+    finally:
+        shutil.rmtree(page.parent, ignore_errors=True)
+    copy_to = None if args.no_copy else (args.copy_to or html / "book.pdf")
     if copy_to:
         shutil.copyfile(args.out, copy_to)
     print(
-        f"{args.out}: {seen['bytes'] / 1e6:.1f} MB, {seen['images']} images; "
-        f"built in {built_s:.0f} s, printed in {time.perf_counter() - start - built_s:.0f} s"
-        + (f"; copied to {copy_to}" if copy_to else "")
+        f"{args.out}: {seen['bytes'] / 1e6:.1f} MB, {seen['images']} images, "
+        f"printed in {time.perf_counter() - start:.0f} s" + (f"; copied to {copy_to}" if copy_to else "")
     )
     if seen["javascript_errors"]:
         print(f"JavaScript errors while printing: {seen['javascript_errors']}", file=sys.stderr)
