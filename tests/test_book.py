@@ -733,6 +733,8 @@ def test_book_config_writes_a_config_jupyter_book_reads(tmp_path):
 
 
 def test_the_runtime_table_has_a_row_for_every_chapter_timed():
+    """``book/reproducing.md`` quotes ``book/runtime.ipynb``'s glued values: one row per timed
+    chapter, every quoted name glued, the values those of ``book_runtime.json``."""
     runtime = json.loads((REPO_ROOT / "benchmarks" / "results" / "book_runtime.json").read_text())
     page = (REPO_ROOT / "book" / "reproducing.md").read_text(encoding="utf-8")
     for stem in runtime["notebooks_s"]:
@@ -747,6 +749,8 @@ def test_the_runtime_table_has_a_row_for_every_chapter_timed():
         for out in cell.get("outputs", [])
         if "scrapbook" in out.get("metadata", {})
     }
+    quoted = re.findall(r"\{glue:text\}`runtime\.ipynb::([A-Za-z0-9_]+)(?::[^`]*)?`", page)
+    assert quoted and set(quoted) <= set(glued), f"never glued by book/runtime.ipynb: {set(quoted) - set(glued)}"
     assert float(glued["runtime_total_s"]) == runtime["total_s"], "book/runtime.ipynb is older than book_runtime.json"
     for stem, seconds in runtime["notebooks_s"].items():
         if stem[:2].isdigit():
