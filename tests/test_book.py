@@ -10,13 +10,32 @@ folder) is shared by every test here:
 - ``test_pages_render_in_chromium``: every page, opened in headless Chromium, loads all its
   images, shows no error or stderr output and raises no JavaScript error;
 - ``test_mathjax_renders``: MathJax typesets every formula of every page, without a TeX
-  error, and the report-in-brief page has its equations.
+  error, and the report-in-brief page has its equations;
+- what a reader would notice, every page read at a laptop's size (1366x768):
+  ``test_every_figure_has_a_caption`` (and no image outside a figure, logos aside),
+  ``test_nothing_overflows_the_column_at_laptop_width`` (a table may scroll sideways inside
+  the theme's scrollable box, which keeps the page still; a figure must fit; the page itself
+  never scrolls sideways), ``test_glued_values_render`` (no glue role or build message left as
+  text, one non-empty value per ``{glue:text}`` role of the source),
+  ``test_pages_show_no_traceback_build_path_or_project_words``;
+- ``test_no_repository_or_launch_button_without_an_address``: ``_config.yml`` names no
+  repository, so no button points at one (``test_a_repository_address_turns_the_buttons_on``
+  checks the other way, through ``scripts/book_config.py`` and Jupyter Book's configuration);
+- ``test_make_pdf_writes_the_whole_book``: ``scripts/build_pdf.py`` (``make pdf``) prints the
+  built book to a PDF with the book's title and at least two sheets per document.
+
+Every page is opened once, in one browser session, and measured by one script per concern
+(``IMAGES_JS``, ``ERRORS_JS``, ``MATHJAX_JS``, ``READER_JS``); the reader checks are plain
+Python functions of what ``READER_JS`` measured, and crafted pages show that each of them fails
+on what it is meant to catch (``test_the_reader_checks_fail_on_a_crafted_page``) and passes a
+clean page.
 
 Skips, each with its reason (failures under ``RECSYS_REQUIRE_REALDATA=1``, as in CI): the build
 when the chapter notebooks listed in ``_toc.yml`` do not exist yet; the browser tests when no
 Chromium binary is installed (Debian: ``apt-get install chromium``).
 
-The browser is driven over the Chrome DevTools protocol with ``websocket-client``. It never
+The browser (``scripts/headless_chromium.py``, shared with ``make pdf``) is driven over the
+Chrome DevTools protocol with ``websocket-client``. It never
 reaches the network: every request outside ``file://`` is refused and recorded, so a page that
 needs a CDN (MathJax included: the build serves it from its own ``_static/mathjax/``, see
 ``recsys_utils.sphinx_ext``) fails the tests.
