@@ -64,7 +64,8 @@ yaml = pytest.importorskip("yaml")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from headless_chromium import (  # noqa: E402  (scripts/ is not a package)
+from build_pdf import toc_pages  # noqa: E402  (scripts/ is not a package)
+from headless_chromium import (  # noqa: E402
     CHROMIUM_NAMES,
     Chromium,
     PageReport,
@@ -105,23 +106,6 @@ _HOW_TO_FIX = (
 # --------------------------------------------------------------------------------------
 # The build
 # --------------------------------------------------------------------------------------
-
-
-def toc_pages(root: Path) -> list[str]:
-    """Every document of ``_toc.yml`` (root first), as paths without suffix."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []) or []:
-                    walk(child)
-
-    walk(toc)
-    return [re.sub(r"\.(md|ipynb)$", "", page) for page in pages]
 
 
 def page_source(root: Path, page: str) -> Path | None:
