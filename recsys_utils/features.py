@@ -2,7 +2,7 @@
 
 The report (section 4.1, Appendix A) turns each movie a user rated into 18 binary
 genre attributes ``a1..a18`` in its own column order (:data:`REPORT_GENRES`) and a
-binary target ``like``. Its code then trains on the *first* 65 % of the user's rows in
+binary label ``like``. Its code then trains on the *first* 65 % of the user's rows in
 file order and evaluates on the rest (its text says 70/30).
 
 Everything here is pure pandas/NumPy and independent of TensorFlow.

@@ -197,9 +197,9 @@ class PopulationSpec:
     train_kw: dict[str, Any] = field(default_factory=dict)
 
     def shard_params(self, model: str, seed: int) -> dict[str, Any]:
-        """The settings every stored shard of ``model`` and ``seed`` shares
-        (:mod:`recsys_utils.experiments.population_runs`): the logistic and majority models
-        ignore the epochs and the training keywords."""
+        """The settings every stored shard of ``model`` and ``seed`` shares (the experiment
+        store's population runs): the logistic and majority models ignore the epochs and the
+        training keywords."""
         recurrent = model in RECURRENT_MODELS
         return {
             "model": model,

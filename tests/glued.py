@@ -28,12 +28,19 @@ def notebook_path(chapter: str) -> Path:
 
 @cache
 def glued(chapter: str) -> dict[str, Any]:
-    """``{name: value}`` of every glued value of a chapter's committed notebook.
+    """``{name: value}`` of every glued value of a chapter's committed notebook
+    (:func:`glued_file` of :func:`notebook_path`)."""
+    return glued_file(notebook_path(chapter))
+
+
+@cache
+def glued_file(path: Path) -> dict[str, Any]:
+    """``{name: value}`` of every glued value of the committed notebook at ``path``.
 
     Values are parsed from their ``text/plain`` repr with ``ast.literal_eval`` (numbers,
     strings, tuples, lists, dicts); a value that does not parse is returned as its text.
     """
-    nb = json.loads(notebook_path(chapter).read_text(encoding="utf-8"))
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
     out: dict[str, Any] = {}
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):

@@ -1,51 +1,76 @@
-"""Results committed with the book (``benchmarks/results/``): runs too large or too slow for a
-cold execution of the book (benchmarks, the report's models on many users), read back by the
-chapters.
+"""The committed benchmark results (``benchmarks/results/*.json``), wherever the book runs.
 
-:func:`committed_result` finds a file by name, so that a chapter never spells a relative path
-and a notebook downloaded on its own still finds the results of the installed package.
+A chapter that quotes a measurement made once by ``benchmarks/`` (the batched trainer's speed,
+the cells' relative cost, the book's runtime) reads the committed JSON file instead of
+recomputing it. A chapter downloaded from the book, or run on Binder or Colab after
+``pip install``, has no ``../benchmarks`` next to it, so :func:`committed_result` looks in
+three places, in this order:
+
+1. the folder named by ``RECSYS_RESULTS_DIR`` (results of your own benchmark runs);
+2. ``benchmarks/results/`` of the repository the package is imported from (a clone, an
+   editable install);
+3. the copy shipped inside the wheel (``recsys_utils/committed_results/``, mapped from
+   ``benchmarks/results`` in ``pyproject.toml``).
 """
 
 from __future__ import annotations
 
 import os
-from importlib import resources
+import re
 from pathlib import Path
 
-__all__ = ["RESULTS_DIR_ENV", "committed_result", "results_dirs"]
+from recsys_utils.errors import BadArgumentError, DataMissingError
 
-#: Environment variable naming a folder of committed results (searched first).
+#: Environment variable naming a folder of result files that takes precedence.
 RESULTS_DIR_ENV = "RECSYS_RESULTS_DIR"
+#: ``benchmarks/results`` of the repository holding this package (absent in a wheel install).
+REPOSITORY_RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+#: The copy of ``benchmarks/results/*.json`` that the wheel ships inside the package.
+PACKAGED_RESULTS_DIR = Path(__file__).resolve().parents[1] / "committed_results"
+#: The suffix tried when a name is given without one (``"book_runtime"``).
+RESULT_SUFFIX = ".json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-#: The repository's folder of committed results, beside the package in a checkout.
-REPO_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
-
-def results_dirs() -> list[Path]:
-    """Where :func:`committed_result` looks, in order: ``RECSYS_RESULTS_DIR`` (when set), the
-    checkout's ``benchmarks/results``, and the copy shipped inside the installed package."""
-    dirs = []
-    if os.environ.get(RESULTS_DIR_ENV):
-        dirs.append(Path(os.environ[RESULTS_DIR_ENV]))
-    dirs.append(REPO_RESULTS)
-    dirs.append(Path(str(resources.files("recsys_utils") / "results")))
+def results_dirs() -> list[tuple[str, Path]]:
+    """The folders :func:`committed_result` searches, in order, each with how it was chosen."""
+    dirs: list[tuple[str, Path]] = []
+    env = os.environ.get(RESULTS_DIR_ENV)
+    if env:
+        dirs.append((RESULTS_DIR_ENV, Path(env).expanduser()))
+    dirs.append(("the repository's benchmarks/results", REPOSITORY_RESULTS_DIR))
+    dirs.append(("the installed package's committed_results", PACKAGED_RESULTS_DIR))
     return dirs
 
 
 def committed_result(name: str) -> Path:
-    """The committed result file ``name`` (e.g. ``"batched_training.json"``).
+    """The path of the committed result file ``name`` (e.g. ``"book_runtime.json"``).
+
+    Args:
+        name: a file name of ``benchmarks/results`` (no folder); without a suffix,
+            ``.json`` is added.
+
+    Returns:
+        The first existing file among ``$RECSYS_RESULTS_DIR/name``,
+        ``<repository>/benchmarks/results/name`` and the wheel's copy.
 
     Raises:
-        ValueError: ``name`` is not a plain file name.
-        FileNotFoundError: naming every folder searched.
+        BadArgumentError: ``name`` is empty or names a folder (``/``, ``..``).
+        DataMissingError: no such file in any of these places; the message lists them.
     """
-    if not name or Path(name).name != name or name in (".", ".."):
-        raise ValueError(f"name must be a file name without folders, got {name!r}")
-    for folder in results_dirs():
-        path = folder / name
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+        raise BadArgumentError(
+            "name", name, "a file name of benchmarks/results such as 'book_runtime.json' (no folder)"
+        )
+    filename = name if Path(name).suffix else name + RESULT_SUFFIX
+    looked = []
+    for why, folder in results_dirs():
+        path = folder / filename
         if path.is_file():
             return path
-    searched = ", ".join(str(d) for d in results_dirs())
-    raise FileNotFoundError(
-        f"no committed result {name!r}; looked in: {searched} (set {RESULTS_DIR_ENV} to a folder holding it)"
+        looked.append(f"{path} ({why})")
+    raise DataMissingError(
+        f"no committed result {filename!r}; looked in: "
+        + "; ".join(looked)
+        + f". Set {RESULTS_DIR_ENV} to a folder holding it, or run the benchmark in benchmarks/."
     )

@@ -214,11 +214,12 @@ def report_models_for(
         ``(rows, where)``: the rows of the asked users and seeds, and a paragraph saying where
         they come from (:func:`describe_provenance`).
     """
+    from recsys_utils.errors import DataMissingError
     from recsys_utils.experiments.committed import committed_result
 
     try:
         rows, provenance = read_report_models(committed_result(REPORT_MODELS_FILE))
-    except FileNotFoundError:
+    except DataMissingError:
         rows, provenance = None, {}
     if rows is not None and _covers(rows, provenance, data, user_ids, seeds, epochs):
         wanted = rows["user_id"].isin([int(u) for u in user_ids]) & rows["seed"].isin([int(s) for s in seeds])
