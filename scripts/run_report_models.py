@@ -53,13 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--users must be a positive number or 'all', got {args.users!r}")
 
     sys.path.insert(0, str(ROOT))
+    from recsys_utils.batched import warm_cache
     from recsys_utils.data import load_movielens
     from recsys_utils.environment import device_info
     from recsys_utils.experiments.fingerprint import data_fingerprint
     from recsys_utils.experiments.report_models import report_model_rows, write_report_models
     from recsys_utils.population import sample_users
-
-    from recsys_utils.batched import warm_cache
 
     warm_cache()  # the kernels every process loads (see recsys_utils.batched.jit)
     data = load_movielens("ml-1m")

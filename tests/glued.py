@@ -52,7 +52,7 @@ def glued_file(path: Path) -> dict[str, Any]:
                 continue
             text = "".join(text) if isinstance(text, list) else text
             name = meta["name"]
-            assert name not in out, f"{name!r} glued twice in chapter {chapter}"
+            assert name not in out, f"{name!r} glued twice in {Path(path).name}"
             try:
                 out[name] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
