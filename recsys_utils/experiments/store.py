@@ -319,14 +319,25 @@ class Store:
         for folder in folders:
             if folder.is_dir() and _NAME_RE.match(folder.name):
                 for path in sorted(folder.iterdir()):
-                    if is_own_entry(path):
+                    try:
+                        own = is_own_entry(path)
+                    except FileNotFoundError:  # removed by another process while listed
+                        continue
+                    if own:
                         yield path
 
     def entries(self, name: str | None = None) -> list[EntryInfo]:
-        """Every entry (of experiment ``name`` only, if given), sorted by name then date."""
+        """Every entry (of experiment ``name`` only, if given), sorted by name then date.
+
+        Safe while other processes write or remove entries (e.g. the workers of
+        :mod:`recsys_utils.experiments.distributed`): an entry appears once its folder is
+        renamed into place, complete, and one removed while being listed is left out."""
         out = []
         for path in self._entry_dirs(name):
-            size = sum(p.stat().st_size for p in path.iterdir())
+            try:
+                size = sum(p.stat().st_size for p in path.iterdir())
+            except FileNotFoundError:  # removed by another process while listed
+                continue
             try:
                 manifest = read_manifest(path)
                 created = _dt.datetime.fromisoformat(manifest["created"])
