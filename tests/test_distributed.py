@@ -118,7 +118,7 @@ def test_two_worker_processes_give_the_single_process_results(synthetic_ml1m, st
     assert trained == sorted(users.tolist())
     assert sum(s.users_computed for s in out.shards) == len(users) * len(SPEC.models) * len(SPEC.seeds)
     assert len({s.worker for s in out.shards}) == 2
-    assert all(s.peak_rss_mib > 0 for s in out.shards)
+    assert all(s.peak_rss_mib > 0 and s.cpu_s > 0 for s in out.shards)
     # the store holds one shard per (shard, model, seed), all readable
     entries = store.entries(POPULATION_SHARD)
     assert len(entries) == len(out.shards) * len(SPEC.models) * len(SPEC.seeds)

@@ -104,6 +104,9 @@ class ShardReport:
         n_ratings: their ratings.
         users_computed: (user, model, seed) trainings done (0 when the store held them).
         wall_s: seconds the shard took on its worker (reading data, training, storing).
+        cpu_s: CPU seconds of the worker's process meanwhile (user and system; with thread
+            workers, of the whole process): unlike ``wall_s``, not inflated when other
+            processes share the CPUs.
         peak_rss_mib: the worker process's peak resident memory so far, in MiB (with
             thread workers: the whole process's).
         worker: the worker's address.
@@ -113,19 +116,35 @@ class ShardReport:
     n_ratings: int
     users_computed: int
     wall_s: float
+    cpu_s: float
     peak_rss_mib: float
     worker: str
 
 
 @dataclass
 class DistributedRun:
-    """A distributed population run: the gathered :class:`PopulationRun` (what one process
-    gives for the same users and spec) and one :class:`ShardReport` per shard."""
+    """A distributed population run.
+
+    Attributes:
+        run: the gathered :class:`PopulationRun` (what one process gives for the same users
+            and spec).
+        shards: one :class:`ShardReport` per shard, by first user.
+        wall_s: seconds of the whole call (starting the cluster, training, gathering).
+        shards_s: seconds from sending the data to the last shard done.
+        n_workers: the cluster's workers.
+    """
 
     run: PopulationRun
     shards: list[ShardReport]
     wall_s: float
+    shards_s: float
     n_workers: int
+
+
+def process_cpu_s() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mib() -> float:
@@ -177,7 +196,7 @@ def _train_shard(
     n_threads: int,
 ) -> ShardReport:
     """On a worker: one shard through :func:`population_run` (stored in ``store``)."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), process_cpu_s()
     run = population_run(
         data, users, spec, keep_results=keep_results, store=store, n_threads=n_threads, progress=False
     )
@@ -193,6 +212,7 @@ def _train_shard(
         n_ratings,
         int(run.config["users_computed"]),
         time.perf_counter() - start,
+        process_cpu_s() - cpu_start,
         peak_rss_mib(),
         worker,
     )
@@ -292,6 +312,7 @@ def distributed_population_run(
         from distributed import as_completed
 
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"]) or cluster.n_workers
+        sent = time.perf_counter()
         shared = client.scatter(data, broadcast=True)
         futures = [
             client.submit(
@@ -313,9 +334,10 @@ def distributed_population_run(
                 bar.update(1)
         if bar is not None:
             bar.close()
+        shards_s = time.perf_counter() - sent
     run = population_run(data, users, spec, keep_results=keep_results, store=store, compute=_nothing_to_compute)
     reports.sort(key=lambda r: r.users[0])
-    return DistributedRun(run, reports, time.perf_counter() - start, n_workers)
+    return DistributedRun(run, reports, time.perf_counter() - start, shards_s, n_workers)
 
 
 def _bar(total: int, progress: bool) -> Any:
