@@ -29,6 +29,7 @@ to the end and make the progress bar (over completed shards) move.
 
 from __future__ import annotations
 
+import logging
 import resource
 import sys
 import time
@@ -226,6 +227,19 @@ def _nothing_to_compute(*args: Any, **kwargs: Any) -> PopulationRun:
 
 
 @contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own log lines (e.g. a worker process slow to exit at shutdown, killed after a few
+    seconds) at ERROR only, in this process, during the run: a notebook's output stays clean."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
 def _client(cluster: ClusterSpec) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
@@ -238,6 +252,7 @@ def _client(cluster: ClusterSpec) -> Iterator[Any]:
             yield client
         return
     with (
+        _quiet_dask(),
         LocalCluster(
             n_workers=cluster.n_workers,
             threads_per_worker=cluster.threads_per_worker,
