@@ -61,6 +61,7 @@ def test_the_demonstration_follows_its_parameters():
     assert G["ch09_demo_epochs"] == PARAMS["epochs"]
     assert G["ch09_demo_seed"] == PARAMS["seed"]
     assert G["ch09_demo_workers"] == PARAMS["n_workers"]
+    assert PARAMS["worker_processes"] is False  # the prose says threads of the kernel
     assert G["ch09_demo_trained"] == PARAMS["n_users"]  # one model, one seed: each user once
     assert 1 <= G["ch09_demo_shards"] <= min(PARAMS["n_users"], PARAMS["n_workers"] * SHARDS_PER_WORKER)
 
