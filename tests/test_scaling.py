@@ -66,3 +66,21 @@ def test_projected_hours_divide_evenly_over_workers():
     assert projected_hours(100.0, 3.6e7, 1, 1, 1) == pytest.approx(1.0)
     assert projected_hours(100.0, 3.6e7, 100, 3, 30) == pytest.approx(10.0)
     assert width_factor(18) == 1.0 and width_factor(ML25M_SHAPE.genres) == pytest.approx((19 / 18) ** 2)
+
+
+@pytest.mark.slow
+def test_bench_scale_runs_end_to_end_on_the_synthetic_twin(synthetic_dir, tmp_path, monkeypatch):
+    """benchmarks/bench_scale.py at tiny settings (its timings are not asserted)."""
+    import runpy
+    import sys
+
+    out = tmp_path / "scale.json"
+    args = ["--users", "12", "--epochs", "1", "--workers", "1", "2", "--data-dir", str(synthetic_dir)]
+    monkeypatch.setattr(sys, "argv", ["bench_scale.py", *args, "--json", str(out)])
+    runpy.run_path(str(ROOT / "benchmarks" / "bench_scale.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    assert [r["workers"] for r in result["runs"]] == [1, 2]
+    assert result["identical_tables"] is True
+    assert result["projection"]["label"] == "projected"
+    assert set(result["projection"]["hours_by_workers"]) == {"1", "8", "32", "128"}
+    assert result["mf"]["parameters"] == (result["mf"]["users"] + result["mf"]["movies"]) * 16
