@@ -319,19 +319,12 @@ class Store:
         for folder in folders:
             if folder.is_dir() and _NAME_RE.match(folder.name):
                 for path in sorted(folder.iterdir()):
-                    try:
-                        own = is_own_entry(path)
-                    except FileNotFoundError:  # removed by another process while listed
-                        continue
-                    if own:
+                    if is_own_entry(path):
                         yield path
 
     def entries(self, name: str | None = None) -> list[EntryInfo]:
-        """Every entry (of experiment ``name`` only, if given), sorted by name then date.
-
-        Safe while other processes write or remove entries (e.g. the workers of
-        :mod:`recsys_utils.experiments.distributed`): an entry appears once its folder is
-        renamed into place, complete, and one removed while being listed is left out."""
+        """Every entry (of experiment ``name`` only, if given), sorted by name then date; one
+        removed by another process while listed is left out (writers rename entries in whole)."""
         out = []
         for path in self._entry_dirs(name):
             try:
