@@ -49,6 +49,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "update_epochs": 1,
         "sample_trainer": "batched",
     },
+    "09_scaling": {"n_users": 8, "epochs": 1, "n_workers": 2},
 }
 
 

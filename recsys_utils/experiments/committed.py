@@ -15,9 +15,11 @@ three places, in this order:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from recsys_utils.errors import BadArgumentError, DataMissingError
 
@@ -74,3 +76,17 @@ def committed_result(name: str) -> Path:
         + "; ".join(looked)
         + f". Set {RESULTS_DIR_ENV} to a folder holding it, or run the benchmark in benchmarks/."
     )
+
+
+def committed_json(name: str) -> dict[str, Any]:
+    """The committed result ``name`` (:func:`committed_result`) read as JSON.
+
+    Raises:
+        BadArgumentError, DataMissingError: as :func:`committed_result`.
+        ValueError: the file is not valid JSON (naming the file).
+    """
+    path = committed_result(name)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} of the committed results is not valid JSON: {err}") from None

@@ -70,12 +70,16 @@ def _write_bytes(path: Path, write: Callable[[Any], None]) -> None:
 
 
 def is_own_entry(path: Path) -> bool:
-    """A folder the store wrote: its name is a key and it holds only the store's files."""
-    return (
-        path.is_dir()
-        and bool(KEY_RE.match(path.name))
-        and all(p.name in ENTRY_FILES and p.is_file() for p in path.iterdir())
-    )
+    """A folder the store wrote: its name is a key and it holds only the store's files
+    (``False`` for one that another process removes meanwhile)."""
+    try:
+        return (
+            path.is_dir()
+            and bool(KEY_RE.match(path.name))
+            and all(p.name in ENTRY_FILES and p.is_file() for p in path.iterdir())
+        )
+    except FileNotFoundError:
+        return False
 
 
 def write_entry(

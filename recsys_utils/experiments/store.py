@@ -323,10 +323,14 @@ class Store:
                         yield path
 
     def entries(self, name: str | None = None) -> list[EntryInfo]:
-        """Every entry (of experiment ``name`` only, if given), sorted by name then date."""
+        """Every entry (of experiment ``name`` only, if given), sorted by name then date; one
+        removed by another process while listed is left out (writers rename entries in whole)."""
         out = []
         for path in self._entry_dirs(name):
-            size = sum(p.stat().st_size for p in path.iterdir())
+            try:
+                size = sum(p.stat().st_size for p in path.iterdir())
+            except FileNotFoundError:  # removed by another process while listed
+                continue
             try:
                 manifest = read_manifest(path)
                 created = _dt.datetime.fromisoformat(manifest["created"])
