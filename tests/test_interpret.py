@@ -357,6 +357,7 @@ def test_first_k_split_is_the_users_ratings_in_time(synthetic_ml1m):
     rows = synthetic_ml1m.ratings[synthetic_ml1m.ratings["user_id"] == 3]
     by_time = rows.assign(row=np.arange(len(rows))).sort_values(["timestamp", "movie_id"])["row"].to_numpy()
     np.testing.assert_array_equal(np.concatenate([pool, test]), by_time)
+    np.testing.assert_array_equal(I.time_orders(synthetic_ml1m, [ds])[3], by_time)
     assert len(test) == 8
     # the same rows whatever the file order
     shuffled = _reordered(synthetic_ml1m, 1)

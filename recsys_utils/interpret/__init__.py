@@ -81,6 +81,7 @@ from recsys_utils.interpret.timed import (
     check_timed_users,
     sample_timed_users,
     time_order,
+    time_orders,
     timed_user_ids,
 )
 from recsys_utils.interpret.updates import (
@@ -137,6 +138,7 @@ __all__ = [
     "seed_means",
     "summarize_by_k",
     "time_order",
+    "time_orders",
     "timed_user_ids",
     "trace_modified_lstm",
     "train_user_models",

@@ -23,7 +23,7 @@ from recsys_utils import report
 from recsys_utils.evaluation import classification_metrics, majority_label
 from recsys_utils.features import UserDataset, user_datasets
 from recsys_utils.interpret.models import Trainer, train_user_models
-from recsys_utils.interpret.timed import check_timed_users, time_order
+from recsys_utils.interpret.timed import time_order, time_orders
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
@@ -55,19 +55,25 @@ def cold_start_split(ds: UserDataset, n_test: int, seed: int = 0) -> tuple[np.nd
     return order[n_test:], order[:n_test]
 
 
-def first_k_split(data: MovieLens, ds: UserDataset, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+def first_k_split(
+    data: MovieLens, ds: UserDataset, n_test: int, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A new user as they arrive: the pool is the user's ratings in time order, the test rows
     their last ``n_test`` ratings (:func:`recsys_utils.interpret.timed.time_order`).
 
     A model "with k ratings" trains on ``pool[:k]``, the user's first ``k`` ratings, and is
     scored on ratings the user gave later. Only users with rating times are accepted.
 
+    Args:
+        order: the user's :func:`~recsys_utils.interpret.timed.time_order` when already
+            computed (by :func:`~recsys_utils.interpret.timed.time_orders`).
+
     Returns:
         ``pool`` ``(n - n_test,)`` (earliest first) and ``test`` ``(n_test,)`` row indices.
     """
     if not 0 < n_test < len(ds):
         raise ValueError(f"user {ds.user_id} has {len(ds)} rows; cannot hold out {n_test}")
-    order = time_order(data, ds)
+    order = time_order(data, ds) if order is None else np.asarray(order, np.int64)
     return order[: len(ds) - n_test], order[len(ds) - n_test :]
 
 
@@ -127,16 +133,17 @@ def cold_start_experiment(
         raise ValueError(f"order must be one of {COLD_START_ORDERS}, got {order!r}")
     if not len(seeds):
         raise ValueError("seeds must name at least one seed")
-    if order == "time":
-        check_timed_users(data, ids)
     datasets = user_datasets(data, ids)
+    in_time = time_orders(data, datasets) if order == "time" else {}  # checks the users first
     pop_cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
     frames = []
     for seed in seeds:
         splits = {}
         for ds in datasets:
             pool, test = (
-                first_k_split(data, ds, n_test) if order == "time" else cold_start_split(ds, n_test, int(seed))
+                first_k_split(data, ds, n_test, in_time[ds.user_id])
+                if order == "time"
+                else cold_start_split(ds, n_test, int(seed))
             )
             if len(pool) < ks[-1]:
                 raise ValueError(

@@ -34,6 +34,7 @@ __all__ = [
     "check_timed_users",
     "sample_timed_users",
     "time_order",
+    "time_orders",
     "timed_user_ids",
 ]
 
@@ -59,7 +60,7 @@ def check_timed_users(data: MovieLens, user_ids: Sequence[int] | np.ndarray, arg
             late[:SHOWN_USERS].tolist(),
             f"time-ordered experiments use only users 1 to {FIRST_USER_WITHOUT_TIME - 1}: the "
             f"book's MovieLens 1M copy has no rating times for users {FIRST_USER_WITHOUT_TIME} "
-            f"and above ({len(late)} such users given)",
+            f"and above (given: {len(late)} of them)",
         )
     ratings = data.ratings[data.ratings["user_id"].isin(ids)]
     untimed = np.unique(ratings.loc[ratings["timestamp"] <= 0, "user_id"].to_numpy(np.int64))
@@ -68,7 +69,7 @@ def check_timed_users(data: MovieLens, user_ids: Sequence[int] | np.ndarray, arg
             argument,
             untimed[:SHOWN_USERS].tolist(),
             f"these users have ratings without a time (timestamp <= 0) in {data.name}; "
-            f"time-ordered experiments need every rating's time ({len(untimed)} users)",
+            f"time-ordered experiments need every rating's time (given: {len(untimed)} such users)",
         )
 
 
@@ -115,3 +116,24 @@ def time_order(data: MovieLens, ds: UserDataset) -> np.ndarray:
         raise ValueError(f"user {ds.user_id}: the dataset's rows are not the user's ratings in file order")
     stamps = rows["timestamp"].to_numpy(np.int64)
     return np.lexsort((ds.movie_ids, stamps)).astype(np.int64)
+
+
+def time_orders(data: MovieLens, datasets: Sequence[UserDataset]) -> dict[int, np.ndarray]:
+    """:func:`time_order` of many users at once (one pass over the ratings):
+    ``{user_id: (n_u,) row indices}``.
+
+    Raises:
+        BadArgumentError: as :func:`check_timed_users`, naming every refused user.
+        ValueError: a dataset does not hold its user's ratings in file order.
+    """
+    ids = [ds.user_id for ds in datasets]
+    check_timed_users(data, ids)
+    ratings = data.ratings[data.ratings["user_id"].isin(ids)]
+    groups = {int(u): g for u, g in ratings.groupby("user_id", sort=False)}
+    out = {}
+    for ds in datasets:
+        rows = groups[ds.user_id]
+        if not np.array_equal(rows["movie_id"].to_numpy(np.int32), ds.movie_ids):
+            raise ValueError(f"user {ds.user_id}: the dataset's rows are not the user's ratings in file order")
+        out[ds.user_id] = np.lexsort((ds.movie_ids, rows["timestamp"].to_numpy(np.int64))).astype(np.int64)
+    return out

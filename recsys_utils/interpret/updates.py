@@ -29,7 +29,7 @@ from recsys_utils.interpret.models import (
     train_user_models,
     update_user_models,
 )
-from recsys_utils.interpret.timed import check_timed_users, time_order
+from recsys_utils.interpret.timed import check_timed_users, time_order, time_orders
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
@@ -70,6 +70,7 @@ def arrival_split(
     test_fraction: float = TEST_FRACTION,
     initial_fraction: float = INITIAL_FRACTION,
     max_rows: int | None = None,
+    order: np.ndarray | None = None,
 ) -> ArrivalSplit:
     """Split a user's rows, in the order the user rated them, into initial / new / test.
 
@@ -77,13 +78,14 @@ def arrival_split(
     with rating times only) and cut to the first ``max_rows`` (all when ``None``). Of these
     ``n`` rows the last ``max(1, round(test_fraction * n))`` are the test rows; of the ``m``
     earlier ones the first ``int(initial_fraction * m)`` are the initial batch, the rest
-    arrive later. Nothing is random: every seed sees the same rows.
+    arrive later. Nothing is random: every seed sees the same rows. ``order``: the user's
+    time order when already computed (:func:`recsys_utils.interpret.timed.time_orders`).
     """
     if not 0 < test_fraction < 1 or not 0 < initial_fraction < 1:
         raise ValueError("test_fraction and initial_fraction must be in (0, 1)")
     if max_rows is not None and max_rows < 3:
         raise ValueError(f"max_rows must be at least 3 or None, got {max_rows!r}")
-    order = time_order(data, ds)[:max_rows]
+    order = (time_order(data, ds) if order is None else np.asarray(order, np.int64))[:max_rows]
     n_test = max(1, int(round(test_fraction * len(order))))
     rest, test = order[: len(order) - n_test], order[len(order) - n_test :]
     n_init = int(initial_fraction * len(rest))
@@ -139,6 +141,7 @@ def update_experiment(
         raise ValueError("seeds must name at least one seed")
     check_timed_users(data, ids)
     datasets = user_datasets(data, ids)
+    in_time = time_orders(data, datasets)
     splits = [
         arrival_split(
             data,
@@ -146,6 +149,7 @@ def update_experiment(
             test_fraction=protocol.test_fraction,
             initial_fraction=protocol.initial_fraction,
             max_rows=protocol.max_rows,
+            order=in_time[ds.user_id],
         )
         for ds in datasets
     ]
