@@ -233,6 +233,10 @@ def test_update_tests_recomputed() -> None:
     # "not shown to be as good as retraining, and none shown different"
     assert G["ch07_upd_equivalent_count"] == 0 and G["ch07_upd_tests"] == 6
     assert G["ch07_upd_p_holm_min"] >= 0.05
+    # "every interval runs from about zero to a loss larger than the margin"
+    for key in ("stale", "new", "old_new"):
+        for mk in ("acc", "auc"):
+            assert G[f"ch07_upd_{mk}_{key}_low"] < -G["ch07_margin"] < G[f"ch07_upd_{mk}_{key}_high"], (mk, key)
     for key in ("stale", "new", "old_new"):
         assert G[f"ch07_upd_acc_{key}"] <= G["ch07_upd_acc_retrain"]  # "the means lean towards retraining"
     # user 1: every model predicts a like for every held-out movie, so one accuracy for all,
