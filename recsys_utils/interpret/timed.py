@@ -111,11 +111,7 @@ def time_order(data: MovieLens, ds: UserDataset) -> np.ndarray:
         ValueError: ``ds`` does not hold the user's ratings in file order.
     """
     check_timed_users(data, [ds.user_id], argument="user_id")
-    rows = data.ratings[data.ratings["user_id"] == ds.user_id]
-    if not np.array_equal(rows["movie_id"].to_numpy(np.int32), ds.movie_ids):
-        raise ValueError(f"user {ds.user_id}: the dataset's rows are not the user's ratings in file order")
-    stamps = rows["timestamp"].to_numpy(np.int64)
-    return np.lexsort((ds.movie_ids, stamps)).astype(np.int64)
+    return time_orders(data, [ds])[ds.user_id]
 
 
 def time_orders(data: MovieLens, datasets: Sequence[UserDataset]) -> dict[int, np.ndarray]:
