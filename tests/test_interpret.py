@@ -229,9 +229,10 @@ def test_popularity_scores_ignore_the_users_own_ratings(synthetic_ml1m):
 def test_cold_start_experiment(synthetic_ml1m, trainer):
     users = sample_users(synthetic_ml1m, 1 if trainer == "keras" else 3, min_ratings=40, seed=0)
     res = I.cold_start_experiment(
-        synthetic_ml1m, users, [10, 5], n_test=12, seed=0, epochs=2, trainer=trainer
+        synthetic_ml1m, users, [10, 5], n_test=12, seeds=[0], epochs=2, trainer=trainer
     )
     assert len(res) == len(users) * 2 * len(I.COLD_START_MODELS)
+    assert (res["seed"] == 0).all()
     assert set(res["k"]) == {5, 10} and (res["n_test"] == 12).all()
     pop = res[res["model"] == "popularity"].pivot(index="user_id", columns="k", values="accuracy")
     np.testing.assert_array_equal(pop[5], pop[10])  # needs no rating of the user
@@ -290,24 +291,120 @@ def test_update_continues_the_same_training_and_state_restores_it(synthetic_ml1m
         I.restore_classifier_state(clf, state[:-1])
 
 
-def test_arrival_split(synthetic_ml1m):
+def test_arrival_split_is_time_ordered(synthetic_ml1m):
     ds = user_dataset(synthetic_ml1m, 1)
-    split = I.arrival_split(synthetic_ml1m, ds, test_fraction=0.3, initial_fraction=0.5, seed=0)
+    split = I.arrival_split(synthetic_ml1m, ds, test_fraction=0.3, initial_fraction=0.5)
     parts = [split.initial, split.new, split.test]
     assert sum(map(len, parts)) == len(ds)
     assert len(np.unique(np.concatenate(parts))) == len(ds)
     assert len(split.test) == round(0.3 * len(ds))
+    assert len(split.initial) == int(0.5 * (len(ds) - len(split.test)))
     stamps = synthetic_ml1m.ratings.loc[synthetic_ml1m.ratings["user_id"] == 1, "timestamp"].to_numpy()
     assert stamps[split.initial].max() <= stamps[split.new].min()
+    assert stamps[split.new].max() <= stamps[split.test].min()  # the test rows are the future
+    capped = I.arrival_split(synthetic_ml1m, ds, max_rows=20)
+    kept = np.concatenate([capped.initial, capped.new, capped.test])
+    np.testing.assert_array_equal(kept, I.time_order(synthetic_ml1m, ds)[:20])
+    assert (len(capped.initial), len(capped.new), len(capped.test)) == (7, 7, 6)
+
+
+def _renumbered(data: MovieLens, user: int, new_id: int) -> MovieLens:
+    r = data.ratings.copy()
+    r.loc[r["user_id"] == user, "user_id"] = new_id
+    return dataclasses.replace(data, ratings=r)
+
+
+def test_time_ordered_experiments_refuse_users_without_times(synthetic_ml1m):
+    from recsys_utils.errors import BadArgumentError
+
+    late = _renumbered(synthetic_ml1m, 2, I.FIRST_USER_WITHOUT_TIME)
+    with pytest.raises(BadArgumentError, match=r"users 1 to 2999.*\[3000\]|\[3000\].*users 1 to 2999"):
+        I.check_timed_users(late, [1, I.FIRST_USER_WITHOUT_TIME])
+    for call in (
+        lambda: I.cold_start_experiment(late, [1, 3000], [5], n_test=5, epochs=1, order="time"),
+        lambda: I.update_experiment(late, [3000], trainer="batched", epochs=1),
+        lambda: I.arrival_split(late, user_dataset(late, 3000)),
+        lambda: I.first_k_split(late, user_dataset(late, 3000), 5),
+    ):
+        with pytest.raises(BadArgumentError, match="3000"):
+            call()
+    r = synthetic_ml1m.ratings.copy()
+    r.loc[(r["user_id"] == 5) & (r.index % 2 == 0), "timestamp"] = 0
+    untimed = dataclasses.replace(synthetic_ml1m, ratings=r)
+    with pytest.raises(BadArgumentError, match=r"without a time.*|\[5\]"):
+        I.check_timed_users(untimed, [4, 5])
+    I.check_timed_users(untimed, [4])  # the others pass
+    assert 5 not in I.timed_user_ids(untimed) and 4 in I.timed_user_ids(untimed)
+    assert 2 not in I.timed_user_ids(late) and 3000 not in I.timed_user_ids(late)
+
+
+def test_sample_timed_users_is_sample_users_among_timed_users(synthetic_ml1m):
+    late = _renumbered(synthetic_ml1m, 2, 4000)
+    allowed = I.timed_user_ids(late, min_ratings=40)
+    counts = late.ratings.groupby("user_id").size()
+    assert set(allowed) == {u for u in counts.index if u < 3000 and counts[u] >= 40}
+    a = I.sample_timed_users(late, 5, seed=0, min_ratings=40)
+    assert len(a) == 5 and set(a) <= set(allowed) and np.all(np.diff(a) > 0)
+    np.testing.assert_array_equal(a, I.sample_timed_users(late, 5, seed=0, min_ratings=40))
+    # the package's sampling rule: the eligible ids, default_rng([seed, n_eligible])
+    rng = np.random.default_rng([0, len(allowed)])
+    np.testing.assert_array_equal(a, np.sort(rng.choice(allowed, size=5, replace=False)))
+
+
+def test_first_k_split_is_the_users_ratings_in_time(synthetic_ml1m):
+    ds = user_dataset(synthetic_ml1m, 3)
+    pool, test = I.first_k_split(synthetic_ml1m, ds, 8)
+    rows = synthetic_ml1m.ratings[synthetic_ml1m.ratings["user_id"] == 3]
+    by_time = rows.assign(row=np.arange(len(rows))).sort_values(["timestamp", "movie_id"])["row"].to_numpy()
+    np.testing.assert_array_equal(np.concatenate([pool, test]), by_time)
+    np.testing.assert_array_equal(I.time_orders(synthetic_ml1m, [ds])[3], by_time)
+    assert len(test) == 8
+    # the same rows whatever the file order
+    shuffled = _reordered(synthetic_ml1m, 1)
+    ds2 = user_dataset(shuffled, 3)
+    pool2, test2 = I.first_k_split(shuffled, ds2, 8)
+    np.testing.assert_array_equal(ds.movie_ids[test], ds2.movie_ids[test2])
+    np.testing.assert_array_equal(ds.movie_ids[pool], ds2.movie_ids[pool2])
+
+
+def test_cold_start_in_time_order_with_seeds(synthetic_ml1m):
+    users = [1, 3]
+    res = I.cold_start_experiment(synthetic_ml1m, users, [5, 10], n_test=8, seeds=[0, 1], epochs=1, order="time")
+    assert len(res) == 2 * 2 * 2 * len(I.COLD_START_MODELS)
+    assert set(res["seed"]) == {0, 1}
+    for u in users:
+        ds = user_dataset(synthetic_ml1m, u)
+        _, test = I.first_k_split(synthetic_ml1m, ds, 8)
+        assert (res.loc[res["user_id"] == u, "test_likes"] == int(ds.y[test].sum())).all()
+    pop = res[res["model"] == "popularity"]
+    assert pop.groupby("user_id")["accuracy"].nunique().eq(1).all()  # seed- and k-free
+    means = I.seed_means(res)
+    assert len(means) == len(res) // 2
+    lstm = res[res["model"] == "modified LSTM"]
+    expected = lstm.groupby(["user_id", "k"])["accuracy"].mean()
+    got = means[means["model"] == "modified LSTM"].set_index(["user_id", "k"])["accuracy"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    with pytest.raises(ValueError, match="order"):
+        I.cold_start_experiment(synthetic_ml1m, users, [5], n_test=8, epochs=1, order="file")
 
 
 @pytest.mark.parametrize("trainer", ["keras", "batched"])
 def test_update_experiment(synthetic_ml1m, trainer):
     users = [1] if trainer == "keras" else [1, 2]  # Keras: one user keeps the test short
-    res = I.update_experiment(synthetic_ml1m, users, trainer=trainer, epochs=2, update_epochs=1)
-    assert len(res) == len(users) * len(I.UPDATE_STRATEGIES)
+    seeds = [0] if trainer == "keras" else [0, 1]
+    res = I.update_experiment(
+        synthetic_ml1m,
+        users,
+        trainer=trainer,
+        epochs=2,
+        update_epochs=1,
+        seeds=seeds,
+        protocol=I.ArrivalProtocol(max_rows=40),
+    )
+    assert len(res) == len(users) * len(seeds) * len(I.UPDATE_STRATEGIES)
     assert list(dict.fromkeys(res["strategy"])) == list(I.UPDATE_STRATEGIES)
-    by = res.set_index(["user_id", "strategy"])
+    assert (res["model"] == res["strategy"]).all()
+    by = res[res["seed"] == 0].set_index(["user_id", "strategy"])
     for user in users:
         n_all = by.loc[(user, "retrain from scratch"), "rows_trained"]
         assert by.loc[(user, "update: old + new rows"), "rows_trained"] == n_all
@@ -315,6 +412,7 @@ def test_update_experiment(synthetic_ml1m, trainer):
             by.loc[(user, "initial model (stale)"), "rows_trained"]
             + by.loc[(user, "update: new rows"), "rows_trained"]
         ) == n_all
+        assert n_all + by.loc[(user, "retrain from scratch"), "n_test"] == 40
     assert (res["time_s"] > 0).all()
 
 
@@ -365,3 +463,89 @@ def test_position_sensitivity_is_the_occlusion_of_each_user(synthetic_ml1m):
     assert sens.shape == (2, 18) and np.isnan(sens[1]).all()
     occ = I.occlusion(lambda Z: models.predict_user(1, Z), X_list[0])
     np.testing.assert_allclose(sens[0], np.abs(occ.effect).mean(axis=0), atol=1e-6)
+
+
+# --- positions and inference ------------------------------------------------------------------
+
+
+def test_position_shares():
+    s = np.array([[1.0] * 18, [0.0] * 15 + [1.0, 1.0, 2.0], [0.0] * 18])
+    shares = I.position_shares(s)
+    np.testing.assert_allclose(shares[:2], [3 / 18, 1.0])
+    assert np.isnan(shares[2])
+    np.testing.assert_allclose(I.position_shares(s[1:2], n_last=1), [0.5])
+    with pytest.raises(ValueError):
+        I.position_shares(-s)
+    with pytest.raises(ValueError):
+        I.position_shares(s, n_last=19)
+
+
+def test_position_table_and_order_effects(synthetic_ml1m):
+    dss = [user_dataset(synthetic_ml1m, u) for u in (1, 2)]
+    X_train, y_train = [d.X[:30] for d in dss], [d.y[:30] for d in dss]
+    X_probe = [d.X[30:40] for d in dss]
+    models = I.train_user_models(X_train, y_train, [1, 2], trainer="batched", epochs=2, seed=3)
+    table = I.position_table({("modified", 3): models.batched}, {3: X_probe})
+    assert len(table) == 2 and set(table["seed"]) == {3}
+    sens = I.position_sensitivity(models.batched, X_probe)
+    np.testing.assert_allclose(table[[f"p{j}" for j in range(1, 19)]].to_numpy(), sens)
+    np.testing.assert_allclose(table["last_share"], I.position_shares(sens))
+
+    effects = I.order_effects(models.batched, X_train, y_train, X_probe, epochs=2)
+    assert len(effects) == 2 * 2 * 18
+    rep = effects[effects["order"] == "report order"].set_index(["user_id", "genre"])
+    rev = effects[effects["order"] == "reversed"].set_index(["user_id", "genre"])
+    assert (rep["position"] + rev.loc[rep.index, "position"] == 19).all()
+    np.testing.assert_allclose(rep["mean_abs_effect"].to_numpy(), sens.reshape(-1))
+    # the twin: trained on the reversed columns with the same seed and settings
+    twin = I.train_user_models([X[:, ::-1] for X in X_train], y_train, [1, 2], trainer="batched", epochs=2, seed=3)
+    twin_sens = I.position_sensitivity(twin.batched, [X[:, ::-1] for X in X_probe])
+    got = rev.reset_index().sort_values(["user_id", "position"])["mean_abs_effect"].to_numpy()
+    np.testing.assert_allclose(got, twin_sens.reshape(-1), atol=1e-12)
+
+    rho = I.order_correlations(effects.assign(seed=3))
+    assert list(rho.columns) == ["user_id", "seed", "rho_genre", "rho_position"] and len(rho) == 2
+    from scipy.stats import spearmanr
+
+    u1 = effects[effects["user_id"] == 1]
+    a = u1[u1["order"] == "report order"].set_index("position")["mean_abs_effect"]
+    b = u1[u1["order"] == "reversed"].set_index("position")["mean_abs_effect"]
+    assert rho.loc[0, "rho_position"] == pytest.approx(spearmanr(a, b.loc[a.index]).statistic)
+
+
+def test_one_sample_and_compare_family():
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(0)
+    v = 0.3 + rng.normal(0, 0.05, size=25)
+    out = I.one_sample(np.append(v, np.nan), 0.2, margin=0.02)
+    assert out["n"] == 25 and out["n_dropped"] == 1
+    assert out["ci_low"] <= out["estimate"] <= out["ci_high"]
+    walsh = [(v[i] + v[j]) / 2 for i in range(25) for j in range(i, 25)]
+    assert out["estimate"] == pytest.approx(np.median(walsh))
+    assert out["p_value"] == pytest.approx(wilcoxon(v - 0.2).pvalue, rel=1e-6)
+    assert not out["equivalent"]  # 0.3 is far outside 0.2 +/- 0.02
+
+    users = np.arange(1, 31)
+    rows = []
+    for s in (0, 1):
+        for u in users:
+            base = rng.random()
+            rows += [
+                {"user_id": u, "seed": s, "model": "a", "m": base + 0.1},
+                {"user_id": u, "seed": s, "model": "b", "m": base},
+                {"user_id": u, "seed": s, "model": "c", "m": base + rng.normal(0, 0.001)},
+            ]
+    table = pd.DataFrame(rows)
+    from recsys_utils.evaluation import StatisticalPlan
+
+    plan = StatisticalPlan(primary=("a", "b", "m"), margins={"m": 0.01})
+    fam = I.compare_family([("a-b", table, "a", "b", "m"), ("c-b", table, "c", "b", "m")], plan)
+    assert list(fam["comparison"]) == ["a-b", "c-b"] and (fam["role"] == "exploratory").all()
+    p = fam["p_value"].to_numpy()
+    expected = np.minimum(1, np.maximum.accumulate(np.sort(p) * np.array([2, 1])))[np.argsort(np.argsort(p))]
+    np.testing.assert_allclose(fam["p_holm"], expected)
+    assert fam.loc[0, "estimate"] == pytest.approx(0.1) and not fam.loc[0, "equivalent"]
+    assert bool(fam.loc[1, "equivalent"])
+    with pytest.raises(ValueError):
+        I.compare_family([], plan)

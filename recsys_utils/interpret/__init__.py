@@ -8,9 +8,14 @@ One module per question of chapter 7:
   at every position;
 - ``memory``: how far a flag's effect travels along the sequence,
   and whether an effect belongs to the genre or to its position;
+- ``positions``: which positions a trained network reads, per user, seed and cell, and
+  whether the effects follow the genres or the positions when the order changes;
+- ``timed``: the users whose rating times are known (users 1 to 2999 of MovieLens 1M), the
+  only ones time-ordered experiments accept, and their rows in time order;
 - ``cold_start``: new users with few ratings (report 6.1);
 - ``updates``: updating a trained model with new ratings
   (report 4.1);
+- ``inference``: the statistical plan applied to each of the chapter's families of tests;
 - ``models``: the per-user models these train, with Keras or the
   batched trainer.
 
@@ -27,8 +32,10 @@ from recsys_utils.interpret.cold_start import (
     cold_start_split,
     cold_start_table,
     fallback_effect,
+    first_k_split,
     paired_wins,
     popularity_scores,
+    seed_means,
     summarize_by_k,
 )
 from recsys_utils.interpret.gates import (
@@ -39,6 +46,7 @@ from recsys_utils.interpret.gates import (
     cell_weights,
     trace_modified_lstm,
 )
+from recsys_utils.interpret.inference import Comparison, compare_family, one_sample
 from recsys_utils.interpret.memory import (
     attribution_by_order,
     decay_by_distance,
@@ -61,8 +69,24 @@ from recsys_utils.interpret.occlusion import (
     genre_attributions,
     occlusion,
 )
+from recsys_utils.interpret.positions import (
+    LAST_POSITIONS,
+    order_correlations,
+    order_effects,
+    position_shares,
+    position_table,
+)
+from recsys_utils.interpret.timed import (
+    FIRST_USER_WITHOUT_TIME,
+    check_timed_users,
+    sample_timed_users,
+    time_order,
+    time_orders,
+    timed_user_ids,
+)
 from recsys_utils.interpret.updates import (
     UPDATE_STRATEGIES,
+    ArrivalProtocol,
     ArrivalSplit,
     arrival_split,
     update_experiment,
@@ -70,11 +94,15 @@ from recsys_utils.interpret.updates import (
 
 __all__ = [
     "COLD_START_MODELS",
+    "FIRST_USER_WITHOUT_TIME",
     "GATES",
+    "LAST_POSITIONS",
     "TRAINERS",
     "UPDATE_STRATEGIES",
+    "ArrivalProtocol",
     "ArrivalSplit",
     "CellWeights",
+    "Comparison",
     "GateTrace",
     "Occlusion",
     "Trainer",
@@ -85,20 +113,33 @@ __all__ = [
     "attribution_by_order",
     "batched_cell_weights",
     "cell_weights",
+    "check_timed_users",
     "classifier_state",
     "cold_start_experiment",
     "cold_start_split",
     "cold_start_table",
+    "compare_family",
     "decay_by_distance",
     "fallback_effect",
+    "first_k_split",
     "genre_attributions",
     "memory_profile",
     "occlusion",
+    "one_sample",
+    "order_correlations",
+    "order_effects",
     "paired_wins",
     "popularity_scores",
     "position_sensitivity",
+    "position_shares",
+    "position_table",
     "restore_classifier_state",
+    "sample_timed_users",
+    "seed_means",
     "summarize_by_k",
+    "time_order",
+    "time_orders",
+    "timed_user_ids",
     "trace_modified_lstm",
     "train_user_models",
     "update_classifier",

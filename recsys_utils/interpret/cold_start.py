@@ -1,16 +1,20 @@
 """New users with few ratings (report 6.1: the recommender cannot serve a new user).
 
 :func:`cold_start_experiment` trains the recommender on ``k`` ratings per user and scores a
-fixed held-out set, next to the popularity and majority baselines; :func:`apply_fallback`
-adds the rule "popularity until the user has ``N`` ratings"; the summaries
-(:func:`summarize_by_k`, :func:`cold_start_table`, :func:`fallback_effect`,
-:func:`paired_wins`) turn the per-user rows into the chapter's tables.
+fixed held-out set, next to the popularity and majority baselines, for one or more training
+seeds. The ``k`` ratings are either the user's first ``k`` in time and the held-out set their
+last ratings (``order="time"``, a new user as they arrive; users with rating times only, see
+:mod:`recsys_utils.interpret.timed`), or a seeded random subset and a seeded random held-out
+set (``order="random"``). :func:`apply_fallback` adds the rule "popularity until the user has
+``N`` ratings"; the summaries (:func:`seed_means`, :func:`summarize_by_k`,
+:func:`cold_start_table`, :func:`fallback_effect`, :func:`paired_wins`) turn the per-user rows
+into the chapter's tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +23,7 @@ from recsys_utils import report
 from recsys_utils.evaluation import classification_metrics, majority_label
 from recsys_utils.features import UserDataset, user_datasets
 from recsys_utils.interpret.models import Trainer, train_user_models
+from recsys_utils.interpret.timed import time_order, time_orders
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
@@ -29,6 +34,9 @@ COLD_START_MODELS: tuple[str, ...] = ("modified LSTM", "popularity", "majority o
 COLD_START_TEST_ROWS: int = 20
 #: The metrics of the cold-start tables, in order.
 COLD_START_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "roc_auc")
+#: How the k training rows and the held-out rows are chosen (see :func:`cold_start_experiment`).
+ColdStartOrder = Literal["random", "time"]
+COLD_START_ORDERS: tuple[str, ...] = ("random", "time")
 
 
 def cold_start_split(ds: UserDataset, n_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +53,28 @@ def cold_start_split(ds: UserDataset, n_test: int, seed: int = 0) -> tuple[np.nd
         raise ValueError(f"user {ds.user_id} has {len(ds)} rows; cannot hold out {n_test}")
     order = ds.seeded_order(seed)
     return order[n_test:], order[:n_test]
+
+
+def first_k_split(
+    data: MovieLens, ds: UserDataset, n_test: int, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A new user as they arrive: the pool is the user's ratings in time order, the test rows
+    their last ``n_test`` ratings (:func:`recsys_utils.interpret.timed.time_order`).
+
+    A model "with k ratings" trains on ``pool[:k]``, the user's first ``k`` ratings, and is
+    scored on ratings the user gave later. Only users with rating times are accepted.
+
+    Args:
+        order: the user's :func:`~recsys_utils.interpret.timed.time_order` when already
+            computed (by :func:`~recsys_utils.interpret.timed.time_orders`).
+
+    Returns:
+        ``pool`` ``(n - n_test,)`` (earliest first) and ``test`` ``(n_test,)`` row indices.
+    """
+    if not 0 < n_test < len(ds):
+        raise ValueError(f"user {ds.user_id} has {len(ds)} rows; cannot hold out {n_test}")
+    order = time_order(data, ds) if order is None else np.asarray(order, np.int64)
+    return order[: len(ds) - n_test], order[len(ds) - n_test :]
 
 
 def popularity_scores(data: MovieLens, user_id: int, movie_ids: np.ndarray) -> np.ndarray:
@@ -66,17 +96,21 @@ def cold_start_experiment(
     ks: Sequence[int],
     *,
     n_test: int = COLD_START_TEST_ROWS,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     epochs: int = report.SEQUENCE_EPOCHS,
     batch_size: int = report.SEQUENCE_BATCH_SIZE,
     trainer: Trainer = "batched",
+    order: ColdStartOrder = "random",
 ) -> pd.DataFrame:
     """Train the recommender on only ``k`` ratings per user and score a fixed held-out set.
 
-    Protocol, per user (see :func:`cold_start_split`): the test rows are ``n_test`` rows drawn
-    by ``seed``; the model "with k ratings" is trained on the first ``k`` pool rows
-    (``epochs``, ``batch_size``; a fresh model per k, same initial weights for a user) and
-    scored on the test rows. Compared on the same rows:
+    Protocol, per user and seed: ``order="time"`` (:func:`first_k_split`): the test rows are
+    the user's last ``n_test`` ratings in time, the model "with k ratings" trains on the
+    user's first ``k`` (the same rows for every seed; only users with rating times,
+    :func:`recsys_utils.interpret.timed.check_timed_users`). ``order="random"``
+    (:func:`cold_start_split`): ``n_test`` test rows and a pool drawn by the seed, the model
+    trains on the first ``k`` pool rows. A fresh model per k (``epochs``, ``batch_size``,
+    the seed's initial weights) is scored on the test rows. Compared on the same rows:
 
     - ``popularity``: :func:`popularity_scores`, needing no rating of the user (so it is the
       same at every k);
@@ -87,27 +121,54 @@ def cold_start_experiment(
     :func:`recsys_utils.evaluation.metrics.predict_like` (a score above 0.5 predicts a like).
 
     Returns:
-        One row per (user, k, model): ``user_id``, ``k``, ``model``, ``n_test``,
-        ``test_likes``, ``train_likes``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``
-        (``nan`` when the test rows hold one class), ``predicted_like_share``.
+        One row per (user, seed, k, model): ``user_id``, ``seed``, ``k``, ``model``,
+        ``n_test``, ``test_likes``, ``train_likes``, ``accuracy``, ``balanced_accuracy``,
+        ``roc_auc`` (``nan`` when the test rows hold one class), ``predicted_like_share``.
     """
     ids = [int(u) for u in user_ids]
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive, got {ks}")
+    if order not in COLD_START_ORDERS:
+        raise ValueError(f"order must be one of {COLD_START_ORDERS}, got {order!r}")
+    if not len(seeds):
+        raise ValueError("seeds must name at least one seed")
     datasets = user_datasets(data, ids)
-    splits = {}
-    for ds in datasets:
-        pool, test = cold_start_split(ds, n_test, seed)
-        if len(pool) < ks[-1]:
-            raise ValueError(
-                f"user {ds.user_id} has {len(ds)} rows: fewer than n_test + max(k) = {n_test + ks[-1]}"
+    in_time = time_orders(data, datasets) if order == "time" else {}  # checks the users first
+    pop_cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+    frames = []
+    for seed in seeds:
+        splits = {}
+        for ds in datasets:
+            pool, test = (
+                first_k_split(data, ds, n_test, in_time[ds.user_id])
+                if order == "time"
+                else cold_start_split(ds, n_test, int(seed))
             )
-        splits[ds.user_id] = (pool, test)
-    pop = {
-        ds.user_id: popularity_scores(data, ds.user_id, ds.movie_ids[splits[ds.user_id][1]])
-        for ds in datasets
-    }
+            if len(pool) < ks[-1]:
+                raise ValueError(
+                    f"user {ds.user_id} has {len(ds)} rows: fewer than n_test + max(k) = {n_test + ks[-1]}"
+                )
+            splits[ds.user_id] = (pool, test)
+            key = (ds.user_id, tuple(int(t) for t in test))
+            if key not in pop_cache:
+                pop_cache[key] = popularity_scores(data, ds.user_id, ds.movie_ids[test])
+        pop = {ds.user_id: pop_cache[(ds.user_id, tuple(int(t) for t in splits[ds.user_id][1]))] for ds in datasets}
+        frames.append(_score_ks(datasets, splits, pop, ks, int(seed), (trainer, epochs, batch_size)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _score_ks(
+    datasets: list[UserDataset],
+    splits: dict[int, tuple[np.ndarray, np.ndarray]],
+    pop: dict[int, np.ndarray],
+    ks: list[int],
+    seed: int,
+    training: tuple[Trainer, int, int],
+) -> pd.DataFrame:
+    """One seed of :func:`cold_start_experiment`: train per k, score the three models."""
+    trainer, epochs, batch_size = training
+    ids = [ds.user_id for ds in datasets]
     rows = []
     for k in ks:
         X_train = [ds.X[splits[ds.user_id][0][:k]] for ds in datasets]
@@ -121,6 +182,7 @@ def cold_start_experiment(
             y = ds.y[test]
             base = {
                 "user_id": ds.user_id,
+                "seed": seed,
                 "k": k,
                 "n_test": len(test),
                 "test_likes": int(y.sum()),
@@ -130,6 +192,20 @@ def cold_start_experiment(
             for name, scores in zip(COLD_START_MODELS, (p, pop[ds.user_id], maj)):
                 rows.append({**base, "model": name, **classification_metrics(y, scores)})
     return pd.DataFrame(rows)
+
+
+def seed_means(results: pd.DataFrame, metrics: Sequence[str] = COLD_START_METRICS) -> pd.DataFrame:
+    """Each user's metrics averaged over the seeds (``nan`` skipped): one row per (user, k,
+    model), in first-seen model order; tables without a ``seed`` column are returned as they are."""
+    if "seed" not in results.columns:
+        return results
+    order = list(dict.fromkeys(results["model"]))
+    keys = ["user_id", "k", "model"]
+    out = results.groupby(keys, sort=False)[list(metrics)].mean().reset_index()
+    out["model"] = pd.Categorical(out["model"], categories=order)
+    out = out.sort_values(["model", "k", "user_id"], kind="stable")
+    out["model"] = out["model"].astype(str)
+    return out.reset_index(drop=True)
 
 
 def _rule_name(min_ratings: int) -> str:
@@ -145,8 +221,9 @@ def apply_fallback(
 ) -> pd.DataFrame:
     """Add the rule "``fallback`` while the user has fewer than ``min_ratings`` ratings, then
     ``model``" to a :func:`cold_start_experiment` table (rows named ``"fallback (N=...)"``)."""
-    a = results[results["model"] == fallback].set_index(["user_id", "k"])
-    b = results[results["model"] == model].set_index(["user_id", "k"])
+    keys = ["user_id", "seed", "k"] if "seed" in results.columns else ["user_id", "k"]
+    a = results[results["model"] == fallback].set_index(keys)
+    b = results[results["model"] == model].set_index(keys)
     chosen = pd.concat(
         [a[a.index.get_level_values("k") < min_ratings], b[b.index.get_level_values("k") >= min_ratings]]
     ).reset_index()
@@ -155,8 +232,10 @@ def apply_fallback(
 
 
 def summarize_by_k(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
-    """Mean of ``metric`` over users: rows ``k``, columns models (first-seen order)."""
+    """Mean of ``metric`` over users (each user's seed mean first, :func:`seed_means`): rows
+    ``k``, columns models (first-seen order)."""
     order = list(dict.fromkeys(results["model"]))
+    results = seed_means(results, [metric])
     table = results.pivot_table(index="k", columns="model", values=metric, aggfunc="mean")
     return table[order]
 
@@ -194,8 +273,8 @@ def fallback_effect(
 
 
 def paired_wins(results: pd.DataFrame, a: str, b: str, metric: str = "roc_auc") -> pd.DataFrame:
-    """Per k: for how many users ``a`` scores higher than ``b`` on ``metric`` (ties and ``nan``
-    apart), and the mean difference ``a - b``.
+    """Per k: for how many users ``a`` scores higher than ``b`` on ``metric`` (each user's seed
+    mean, :func:`seed_means`; ties and ``nan`` apart), and the mean difference ``a - b``.
 
     Args:
         results: a :func:`cold_start_experiment` table (columns ``user_id``, ``k``, ``model``
@@ -205,6 +284,7 @@ def paired_wins(results: pd.DataFrame, a: str, b: str, metric: str = "roc_auc") 
         One row per k: ``users`` (with both values defined), ``"{a} higher"``,
         ``"{b} higher"`` and ``mean difference``.
     """
+    results = seed_means(results, [metric])
     x = results[results["model"] == a].set_index(["user_id", "k"])[metric]
     y = results[results["model"] == b].set_index(["user_id", "k"])[metric]
     diff = (x - y).dropna()
