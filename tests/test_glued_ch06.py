@@ -114,12 +114,6 @@ def test_dropped_counts_are_consistent():
     assert defined == g()["ch06_n_users"] - g()["ch06_auc_users_dropped"]
 
 
-def test_position_probe_ratio():
-    assert g()["ch06_position_ratio_modified"] == pytest.approx(
-        g()["ch06_position18_modified"] / g()["ch06_position1_modified"], rel=1e-12
-    )
-
-
 def test_weights():
     assert (g()["ch06_weights_modified"], g()["ch06_weights_lstm"]) == (3726, 4968)
     assert 0 < g()["ch06_network_size_ratio"] < 1
