@@ -22,18 +22,18 @@ from recsys_utils.batched_tf import train_users as train_users_tf
 SIZES = (20, 33, 47, 58, 7)  # rows of the synthetic users: not multiples of 10, one below 10
 IDS = [11, 12, 13, 14, 15]
 
-#: Agreement of the two trainers without randomness (4 epochs of 2 to 6 batches).
+#: Agreement of the two trainers without randomness (4 epochs of 1 to 6 batches).
 #: Both do the same float32 arithmetic in different orders: the Numba kernels sum the input
 #: projection from tables of 4-unit subset sums, fuse loops, use fastmath and Eigen's rational
 #: tanh; TensorFlow sums each einsum in its own order (XLA may fuse and reorder again). Each
-#: operation then differs by a few units in the last place (float32: 1.2e-7 relative), and
-#: Adam's update ``lr * m / (sqrt(v) + eps)`` passes a relative gradient difference on as at
-#: most ``lr`` (1e-3) times it per step, so after tens of steps the weights (|w| < 1) agree to
-#: about 1e-7; measured: at most 6e-8 (modified), 1.2e-7 (report's LSTM), 5e-7 (GRU). The
-#: tolerance, 1e-6, is the Numba trainer's own against Keras (2e-6 in tests/test_batched.py)
-#: halved: tight enough that a wrong gate, bias, mask or skipped Adam step (changes of 1e-4
-#: and more after one step) fails.
-WEIGHT_ATOL = 1e-6
+#: operation then differs by a few units in the last place (float32: 1.2e-7 relative). Adam's
+#: update ``lr * m / (sqrt(v) + eps)`` normalises the gradient: where a gradient is a sum of
+#: nearly cancelling terms (close to 0, so with a large relative round-off) a step can differ
+#: by a few thousandths of ``lr`` (1e-3).  Measured over 4 to 24 steps: at most 6e-8
+#: (modified), 1.2e-7 (report's LSTM), 2.8e-6 (GRU: the update-gate bias of the 7-row user).
+#: The tolerance is 0.5 % of one Adam step, 5e-6: a wrong gate, bias, mask, or a skipped or
+#: extra Adam step moves weights by a sizeable part of a step (1e-4 and more) and fails.
+WEIGHT_ATOL = 5e-6
 #: Losses (means of 20-58 cross-entropies near 0.7) and predictions (probabilities).
 OUTPUT_ATOL = 1e-6
 
@@ -171,14 +171,18 @@ def test_batch_gradient_with_given_dropout_masks_matches_the_numba_kernel(name):
 def test_with_dropout_agrees_with_the_numba_trainer_in_distribution():
     """With the report's dropout (0.5) and shuffling the two trainers draw different random
     numbers; on 100 synthetic users with a learnable rule both learn it, and their mean
-    held-out accuracy, mean loss over the epochs and mean last-epoch loss agree.
+    held-out accuracy and the median over users of the last epoch's loss and of the mean
+    loss over the epochs agree.
 
-    Tolerances, from the Numba trainer's spread over 6 seeds on these settings (40 users;
-    scaled to 100 users by 1/sqrt(2.5)): standard deviations of the mean accuracy about
-    0.002, of the mean loss over the epochs 0.008, of the last-epoch loss 0.011; the
-    difference of two independent runs has sqrt(2) times those, and the bounds below are
-    3.5 to 5 of its standard deviations. Without dropout, or with its scale missing, the
-    losses move by more than 0.1."""
+    Medians, not means: with a hard-sigmoid output a user whose outputs saturate on the
+    wrong side stops learning (the clipped output passes no gradient) and their loss runs
+    to 16 (-log 1e-7); this happens to about one user in a few hundred in either trainer and
+    would dominate a mean. Tolerances, from 8 seeds of the Numba trainer on these data
+    (measured): the mean accuracy spreads by about 0.002 (standard deviation) around 0.986,
+    the median last-epoch loss by 0.0022 around 0.025, the median of the users' mean losses
+    over the epochs by 0.004 around 0.175; the bounds are about 4 standard deviations of the
+    difference of two independent runs. Without dropout the last two medians are 0.012 and
+    0.139: a trainer that ignored dropout would fail the second bound."""
     Xs, ys = _rule_users(100, 60, seed=9)
     Xt, yt = _rule_users(100, 40, seed=10)
     ids = list(range(100, 200))
@@ -191,11 +195,11 @@ def test_with_dropout_agrees_with_the_numba_trainer_in_distribution():
 
     acc_ref, acc_tf = accuracy(ref), accuracy(got)
     assert acc_ref > 0.95 and acc_tf > 0.95, (acc_ref, acc_tf)  # the majority class is about 0.5
-    assert abs(acc_tf - acc_ref) < 0.015, (acc_ref, acc_tf)
-    mean_ref, mean_tf = ref.loss_history.mean(), got.loss_history.mean()
-    assert abs(mean_tf - mean_ref) < 0.04, (mean_ref, mean_tf)
-    last_ref, last_tf = ref.loss_history[:, -1].mean(), got.loss_history[:, -1].mean()
-    assert abs(last_tf - last_ref) < 0.06, (last_ref, last_tf)
+    assert abs(acc_tf - acc_ref) < 0.012, (acc_ref, acc_tf)
+    last_ref, last_tf = np.median(ref.loss_history[:, -1]), np.median(got.loss_history[:, -1])
+    assert abs(last_tf - last_ref) < 0.012, (last_ref, last_tf)
+    mean_ref, mean_tf = np.median(ref.loss_history.mean(1)), np.median(got.loss_history.mean(1))
+    assert abs(mean_tf - mean_ref) < 0.02, (mean_ref, mean_tf)
     # the weights differ (other random streams), so the agreement above is not a copy
     assert np.abs(got.weights["kernel"] - ref.weights["kernel"]).max() > 1e-3
 
