@@ -238,6 +238,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         choices=DEVICE_CHOICES,
         help=f"device of the tf backend (default: ${DEVICE_ENV}, else auto)",
     )
+    parser.add_argument(
+        "--tf-groups",
+        type=int,
+        default=1,
+        help="tf backend: train the users in this many groups by size (each padded to its own "
+        "largest user; one compilation each)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     # the device of the TensorFlow trainer (the Numba one always runs on the CPU)
@@ -279,6 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cell": cell,
         "n_users_total": len(all_ids),
         "backend": args.backend,
+        "tf_groups": args.tf_groups,
         "cpu": resolve_device("cpu").name,
         **device.to_dict(),
     }
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if backend == "tf":
             from recsys_utils.batched_tf import train_users as train
 
-            extra: dict[str, Any] = {"device": device.kind}
+            extra: dict[str, Any] = {"device": device.kind, "groups": args.tf_groups}
         else:
             train, extra = train_users, {"n_threads": args.threads}
         res = train(

@@ -117,6 +117,12 @@ def test_padded_batches_leave_a_user_untouched():
     assert together.adam_steps[-1] == alone.adam_steps[0] == 3
     for wname, w in alone.weights.items():
         np.testing.assert_allclose(together.weights[wname][-1], w[0], rtol=0, atol=1e-6, err_msg=wname)
+    # trained in groups (the largest users first, each group padded to its own largest)
+    grouped = train_users_tf(Xs, ys, IDS, groups=3, **kw)
+    np.testing.assert_array_equal(grouped.adam_steps, together.adam_steps)
+    np.testing.assert_allclose(grouped.loss_history, together.loss_history, rtol=0, atol=1e-6)
+    for wname, w in together.weights.items():
+        np.testing.assert_allclose(grouped.weights[wname], w, rtol=0, atol=1e-6, err_msg=wname)
     # and dropout and shuffling do act: another seed trains other weights
     other = train_users_tf(Xs[-1:], ys[-1:], IDS[-1:], **dict(kw, seed=3))
     assert np.abs(other.weights["kernel"] - alone.weights["kernel"]).max() > 1e-5
@@ -214,6 +220,8 @@ def test_pad_users_and_bad_input():
         train_users_tf(Xs, [ys[0], ys[1][:-1]], progress=False)
     with pytest.raises(ValueError, match="initial_weights"):
         train_users_tf(Xs, ys, initial_weights=init_weights([0]), progress=False)
+    with pytest.raises(ValueError, match="groups must be >= 1"):
+        train_users_tf(Xs, ys, groups=0, progress=False)
     with pytest.raises(TypeError, match="unknown training settings"):
         train_users_tf(Xs, ys, not_a_setting=1, progress=False)
     empty = train_users_tf(Xs[:1], ys[:1], epochs=0, progress=False)
