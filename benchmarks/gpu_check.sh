@@ -17,10 +17,11 @@
 #   PYTHON               the interpreter (default: python)
 #   RECSYS_DATA_DIR      folder holding ml-1m/ (required; nothing is downloaded)
 #   GPU_CHECK_GROUPS     the groups= values to run (default "1 4")
-#   GPU_CHECK_TIMEOUT_S  limit of each run, in seconds (default 240)
+#   GPU_CHECK_TIMEOUT_S  limit of each run, in seconds (default 260: the two default runs and
+#                        the device check stay under 10 minutes)
 #   GPU_CHECK_BOTH=1     then also run both trainers on the same users (the Numba one on the
 #                        machine's CPUs; several minutes more) -> gpu_batched_backends.json
-#   OUT                  if set, the result files are copied there too
+#   OUT                  if set, each run's result files are copied there as soon as it ends
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's recsys_utils
@@ -30,24 +31,28 @@ export RECSYS_DEVICE=gpu TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 RESULTS=benchmarks/results
 mkdir -p "$RESULTS"
 
+keep() {  # copy a run's files to $OUT at once (a later run may be cut off by a time limit)
+    if [ -n "${OUT:-}" ]; then
+        cp "$RESULTS"/"$1".* "$OUT"/ 2>/dev/null || true
+    fi
+}
+
 # fail at once, with the reason, when TensorFlow sees no GPU
 "$PYTHON" -c "from recsys_utils.device import resolve_device; print('device:', resolve_device('gpu').note())"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 for groups in ${GPU_CHECK_GROUPS:-1 4}; do
-    timeout "${GPU_CHECK_TIMEOUT_S:-240}" "$PYTHON" benchmarks/bench_batched_training.py \
+    timeout "${GPU_CHECK_TIMEOUT_S:-260}" "$PYTHON" benchmarks/bench_batched_training.py \
         --backend tf --device gpu --tf-groups "$groups" --users all --naive-users 0 --epochs 100 \
         --json "$RESULTS/gpu_batched_tf_groups$groups.json" 2>&1 | tee "$RESULTS/gpu_batched_tf_groups$groups.txt" \
         || echo "gpu_check: the run with groups=$groups failed or ran out of time (see its .txt)"
+    keep "gpu_batched_tf_groups$groups"
 done
 
 if [ "${GPU_CHECK_BOTH:-0}" = "1" ]; then
-    timeout "${GPU_CHECK_TIMEOUT_S:-240}" "$PYTHON" benchmarks/bench_batched_training.py \
+    timeout "${GPU_CHECK_TIMEOUT_S:-260}" "$PYTHON" benchmarks/bench_batched_training.py \
         --backend both --device gpu --users all --naive-users 0 --epochs 100 \
         --json "$RESULTS/gpu_batched_backends.json" 2>&1 | tee "$RESULTS/gpu_batched_backends.txt" \
         || echo "gpu_check: the run of both trainers failed or ran out of time (see its .txt)"
-fi
-
-if [ -n "${OUT:-}" ]; then
-    cp "$RESULTS"/gpu_batched_* "$OUT"/ 2>/dev/null || true
+    keep gpu_batched_backends
 fi
