@@ -16,7 +16,7 @@ the users are one more tensor axis.
   step Adam at all (weights, moments and step count stay, as if the batch did not exist).
 - One epoch (row order, dropout masks, every batch's forward pass, autodiff gradient and Adam
   update) is one ``tf.function(jit_compile=True)`` (XLA), the recurrence over the 18 steps
-  unrolled; the Python loop only runs the epochs.
+  unrolled; the Python loop only runs the epochs (and the groups).
 - Random numbers are counter-based (:mod:`recsys_utils.batched_tf.streams`): a hash of the
   user's key and of (epoch, batch, row, step, unit), so a user's result does not depend on
   which users are trained alongside.  They are not the Numba trainer's SplitMix64 streams: the
@@ -26,10 +26,13 @@ the users are one more tensor axis.
 The result is a :class:`recsys_utils.batched.BatchedResult`: its ``predict_proba`` (the Numba
 predictor), ``to_keras`` and everything that reads it work unchanged.
 
-Where it pays: on a GPU (``RECSYS_DEVICE=gpu``, see :mod:`recsys_utils.device`).  It runs and
-is tested on a CPU, where the Numba trainer, which skips the padding and exploits the 0/1
-inputs and the dropout's sparsity, is the faster one (``benchmarks/bench_batched_training.py
---backend both``).  GPU figures are not measured yet (``benchmarks/gpu_check.sh``).
+Devices: it is written for a GPU (``RECSYS_DEVICE=gpu``, see :mod:`recsys_utils.device`), where
+one step trains a batch of every user; GPU figures are not measured yet
+(``benchmarks/gpu_check.sh`` is the prepared check).  It runs and is tested on a CPU, where the
+Numba trainer, which skips the padding and exploits the 0/1 inputs and the dropout's sparsity,
+is much the faster (``benchmarks/results/batched_backends.json``: 200 users, 10 epochs, about
+17 times).  ``groups=`` trains the users in groups by size, each padded only to its own largest
+user.
 
 Layout: ``streams`` (counter-based random numbers), ``network`` (forward pass and loss over
 the user axis), ``step`` (Adam, the compiled epoch), ``driver`` (:func:`train_users`).
