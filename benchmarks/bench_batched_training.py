@@ -1,4 +1,4 @@
-"""Per-user training at scale: one Keras ``fit`` per user vs :mod:`recsys_utils.batched`.
+"""Per-user training at scale: one Keras ``fit`` per user vs the multi-user trainers.
 
 Trains one of the report's two recommenders (``--network``; BCE, Adam, 100 epochs, batch 10)
 on MovieLens 1M, one network per user, in one process:
@@ -11,7 +11,10 @@ Steps:
 
 1. the naive loop, one Keras model and ``fit`` per user, on K users (``--naive-users``);
 2. the batched trainer on the same K users;
-3. the batched trainer on all users (or ``--users N`` of them).
+3. the batched trainer on all users (or ``--users N`` of them): ``--backend numba`` (default,
+   :func:`recsys_utils.batched.train_users`, CPU), ``tf`` (:func:`recsys_utils.batched_tf.train_users`
+   on ``--device``, default ``RECSYS_DEVICE``) or ``both`` (the two on the same users, their
+   seconds and ratio side by side).
 
 Each user's rows are their ratings (genre flags in the report's order, like = rating >= 4),
 split order-independently (sorted by movie id, then shuffled with ``(seed, user_id)``;
@@ -26,6 +29,8 @@ Usage::
     python benchmarks/bench_batched_training.py                # all 6,040 users, K = 20
     python benchmarks/bench_batched_training.py --users 300 --naive-users 5 --epochs 20
     python benchmarks/bench_batched_training.py --network lstm --users 50 --naive-users 0
+    python benchmarks/bench_batched_training.py --backend both --users 200 --naive-users 0 \
+        --epochs 10 --json benchmarks/results/batched_backends.json
 """
 
 from __future__ import annotations
@@ -47,9 +52,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from recsys_utils.batched import CELLS, REPORT_NETWORKS, train_users  # noqa: E402
 from recsys_utils.data import DATA_DIR_ENV, load_movielens  # noqa: E402
+from recsys_utils.device import DEVICE_CHOICES, DEVICE_ENV, resolve_device  # noqa: E402
 from recsys_utils.features import user_datasets  # noqa: E402
 
 TARGET_S = 300.0  # the goal: all 6,040 users in 300 s on 2 CPU cores
+TARGET_GPU_S = 30.0  # the TensorFlow trainer's goal: all 6,040 users in 30 s on one GPU
+BACKENDS = {"numba": ("numba",), "tf": ("tf",), "both": ("numba", "tf")}
 
 
 def rss_mib() -> float:
@@ -128,6 +136,61 @@ def run_naive(
     return {"times_s": times, "fit_times_s": fit_times, "probas": probas}
 
 
+def run_all_users(
+    batched: Any,
+    backend: str,
+    users: list[int],
+    rows: dict[int, dict[str, np.ndarray]],
+    steps: dict[int, int],
+    cpus: int,
+    n_all: int,
+) -> dict[str, Any]:
+    """Step 3: train ``users`` with ``batched`` (one backend); print and return the figures."""
+    print(f"\n[3] batched trainer ({backend}) on {len(users)} users")
+    rss_before = rss_mib()
+    cpu_start, load_start = time.process_time(), os.getloadavg()[0]
+    res, probas = batched(users)
+    cpu_s = time.process_time() - cpu_start  # includes the (short) predictions
+    load_end = os.getloadavg()[0]
+    state_mib = 3 * sum(w.nbytes for w in res.weights.values()) / 2**20
+    user_steps = sum(steps[u] for u in users)
+    print(
+        f"    time: {res.train_time_s:.1f} s ({res.train_time_s / len(users) * 1e3:.1f} ms per user, "
+        f"{1e6 * res.train_time_s / user_steps:.0f} us per user-step; "
+        f"+ {res.compile_time_s:.1f} s compile)"
+    )
+    print(
+        f"    process CPU time: {cpu_s:.1f} s ({cpu_s / cpus:.1f} s per CPU); "
+        f"1-min load average {load_start:.1f} before, {load_end:.1f} after "
+        f"(above {cpus} means other processes shared the CPUs)"
+    )
+    if len(users) == n_all:
+        goal = TARGET_S if backend == "numba" else TARGET_GPU_S
+        verdict = "within" if res.train_time_s <= goal else "above"
+        print(f"    all users in {res.train_time_s:.0f} s: {verdict} the goal of {goal:.0f} s")
+    print(
+        f"    peak RSS: {rss_mib():.0f} MiB (before this run {rss_before:.0f} MiB; "
+        f"weights + Adam moments: {state_mib:.0f} MiB)"
+    )
+    acc = accuracy_summary(users, rows, probas)
+    print(
+        f"    held-out accuracy: mean over users {acc['mean_accuracy']:.4f} vs majority "
+        f"baseline {acc['mean_majority_baseline']:.4f} (pooled {acc['pooled_accuracy']:.4f}; "
+        f"{100 * acc['users_beating_baseline']:.0f} % of users beat their baseline)"
+    )
+    return {
+        "users": len(users),
+        "train_s": res.train_time_s,
+        "compile_s": res.compile_time_s,
+        "cpu_s": cpu_s,
+        "load_average": [load_start, load_end],
+        "per_user_step_us": 1e6 * res.train_time_s / user_steps,
+        "peak_rss_mib": rss_mib(),
+        "state_mib": state_mib,
+        "accuracy": acc,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -162,8 +225,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="batched trainer threads (default: all CPUs of this process)",
     )
+    parser.add_argument(
+        "--backend",
+        default="numba",
+        choices=sorted(BACKENDS),
+        help="multi-user trainer of steps 2 and 3: numba (CPU), tf (TensorFlow, on --device) "
+        "or both (step 3 runs the two on the same users)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        choices=DEVICE_CHOICES,
+        help=f"device of the tf backend (default: ${DEVICE_ENV}, else auto)",
+    )
+    parser.add_argument(
+        "--tf-groups",
+        type=int,
+        default=1,
+        help="tf backend: train the users in this many groups by size (each padded to its own "
+        "largest user; one compilation each)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
+    # the device of the TensorFlow trainer (the Numba one always runs on the CPU)
+    device = resolve_device(args.device if args.backend != "numba" else "cpu", argument="--device")
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
@@ -171,6 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"python {platform.python_version()}; epochs {args.epochs}; seed {args.seed}; "
         f"network {args.network}" + (f" (cell {args.cell})" if args.cell else "")
     )
+    print(f"backend {args.backend}; device {device.kind}: {device.name}")
     start = time.perf_counter()
     rows = load_users(args.data_dir, args.seed)
     all_ids = sorted(rows)
@@ -199,10 +285,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "network": args.network,
         "cell": cell,
         "n_users_total": len(all_ids),
+        "backend": args.backend,
+        "tf_groups": args.tf_groups,
+        "cpu": resolve_device("cpu").name,
+        **device.to_dict(),
     }
 
-    def batched(ids: list[int]) -> Any:
-        res = train_users(
+    backends = BACKENDS[args.backend]
+
+    def batched(ids: list[int], backend: str = backends[0]) -> Any:
+        if backend == "tf":
+            from recsys_utils.batched_tf import train_users as train
+
+            extra: dict[str, Any] = {"device": device.kind, "groups": args.tf_groups}
+        else:
+            train, extra = train_users, {"n_threads": args.threads}
+        res = train(
             [rows[u]["X_train"] for u in ids],
             [rows[u]["y_train"] for u in ids],
             ids,
@@ -210,8 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cell=cell,
             epochs=args.epochs,
             seed=args.seed,
-            n_threads=args.threads,
             progress=False,
+            **extra,
         )
         probas = res.predict_proba([rows[u]["X_test"] for u in ids])
         return res, probas
@@ -258,52 +356,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"(fit a + b * steps), {by_steps / 3600:.1f} h (scaled by steps)"
         )
 
-    print(f"\n[3] batched trainer on {len(users)} users")
-    rss_before = rss_mib()
-    cpu_start, load_start = time.process_time(), os.getloadavg()[0]
-    res, probas = batched(users)
-    cpu_s = time.process_time() - cpu_start  # includes the (short) predictions
-    load_end = os.getloadavg()[0]
-    state_mib = 3 * sum(w.nbytes for w in res.weights.values()) / 2**20
-    print(
-        f"    time: {res.train_time_s:.1f} s ({res.train_time_s / len(users) * 1e3:.1f} ms per user, "
-        f"{1e6 * res.train_time_s / sum(steps[u] for u in users):.0f} us per user-step)"
-    )
-    print(
-        f"    process CPU time: {cpu_s:.1f} s ({cpu_s / cpus:.1f} s per CPU); "
-        f"1-min load average {load_start:.1f} before, {load_end:.1f} after "
-        f"(above {cpus} means other processes shared the CPUs)"
-    )
-    if len(users) == len(all_ids):
-        verdict = "within" if res.train_time_s <= TARGET_S else "above"
-        print(f"    all users in {res.train_time_s:.0f} s: {verdict} the goal of {TARGET_S:.0f} s")
-    print(
-        f"    peak RSS: {rss_mib():.0f} MiB (before this run {rss_before:.0f} MiB; "
-        f"weights + Adam moments: {state_mib:.0f} MiB)"
-    )
-    acc = accuracy_summary(users, rows, probas)
-    print(
-        f"    held-out accuracy: mean over users {acc['mean_accuracy']:.4f} vs majority "
-        f"baseline {acc['mean_majority_baseline']:.4f} (pooled {acc['pooled_accuracy']:.4f}; "
-        f"{100 * acc['users_beating_baseline']:.0f} % of users beat their baseline)"
-    )
+    for backend in backends:
+        out["batched" if backend == "numba" else "batched_tf"] = run_all_users(
+            lambda ids, b=backend: batched(ids, b), backend, users, rows, steps, cpus, len(all_ids)
+        )
+    if len(backends) == 2:
+        nb_s, tf_s = out["batched"]["train_s"], out["batched_tf"]["train_s"]
+        out["backends"] = {"numba_s": nb_s, "tf_s": tf_s, "ratio_numba_over_tf": nb_s / tf_s}
+        print(
+            f"\n    side by side on {len(users)} users: numba {nb_s:.1f} s (CPU, {cpus} CPUs), "
+            f"tf {tf_s:.1f} s ({device.kind}: {device.name}); ratio numba / tf {nb_s / tf_s:.2f} "
+            f"(compile: numba {out['batched']['compile_s']:.1f} s, tf {out['batched_tf']['compile_s']:.1f} s)"
+        )
     if naive_users:
         na, ba = out["naive"]["accuracy"], out["batched_same_users"]["accuracy"]
         print(
             f"    same {len(naive_users)} users: naive Keras {na['mean_accuracy']:.4f}, "
-            f"batched {ba['mean_accuracy']:.4f}, baseline {na['mean_majority_baseline']:.4f}"
+            f"batched ({backends[0]}) {ba['mean_accuracy']:.4f}, baseline {na['mean_majority_baseline']:.4f}"
         )
-    out["batched"] = {
-        "users": len(users),
-        "train_s": res.train_time_s,
-        "compile_s": res.compile_time_s,
-        "cpu_s": cpu_s,
-        "load_average": [load_start, load_end],
-        "per_user_step_us": 1e6 * res.train_time_s / sum(steps[u] for u in users),
-        "peak_rss_mib": rss_mib(),
-        "state_mib": state_mib,
-        "accuracy": acc,
-    }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=float))
         print(f"\nwrote {args.json}")

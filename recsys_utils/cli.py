@@ -5,6 +5,7 @@ Examples::
     python -m recsys_utils data --dataset ml-1m --user 1
     python -m recsys_utils train --model modified-lstm --user 1 --protocol report --seed 0
     python -m recsys_utils train --model rbm --user 1 --epochs 3 --json   # with its history
+    python -m recsys_utils train --model lstm --user 1 --device cpu       # or gpu, auto
     python -m recsys_utils recommend --model rbm --user 1 --top 10
     python -m recsys_utils store list          # the experiment store's entries
     python -m recsys_utils store clear --stale # remove entries this code would not use
@@ -13,6 +14,12 @@ Examples::
 ``train --json`` prints the result and the model's per-epoch ``history`` (loss and accuracy for
 the Keras classifiers, the reconstruction error for the RBM, the train and test errors for the
 autoencoder); ``recommend --json`` prints the list with titles, genres and scores.
+
+``train --device auto|cpu|gpu`` (default: ``RECSYS_DEVICE``, else ``auto``) places the Keras
+models on that device (``tf.device``) and sets ``RECSYS_DEVICE`` for the run, so that a
+multi-user trainer chosen by :func:`recsys_utils.device.multi_user_trainer` follows it;
+``gpu`` without a GPU is an error (exit code 5). The device used is printed (``--json``: the
+``device`` and ``device_name`` fields).
 
 The data folder comes from ``--data-dir``, else ``RECSYS_DATA_DIR``, else the cache, else
 the official archive is downloaded and verified. A ``--data-dir`` or ``RECSYS_DATA_DIR``
@@ -39,6 +46,7 @@ from typing import Any, NoReturn
 
 from recsys_utils.data.genres import GENRES_BY_DATASET, ML1M_GENRES, REPORT_GENRES
 from recsys_utils.data.registry import DATASETS
+from recsys_utils.device import DEVICE_CHOICES, DEVICE_ENV, Device, device_scope, resolve_device
 from recsys_utils.errors import (
     EXIT_BAD_ARGUMENT,
     EXIT_INTERRUPTED,
@@ -237,6 +245,12 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--verbose", type=int, default=0, help=f"0 to {MAX_VERBOSE}")
         if name == "train":
             p.add_argument("--protocol", default="report", choices=PROTOCOLS)
+            p.add_argument(
+                "--device",
+                default=None,
+                choices=DEVICE_CHOICES,
+                help=f"where to train (default: ${DEVICE_ENV}, else auto: the GPU if TensorFlow sees one)",
+            )
         else:
             p.add_argument("--top", type=int, default=10, help="1 or more")
 
@@ -326,10 +340,31 @@ def _warnings_as_lines() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _on_device(device: Device | None) -> Iterator[None]:
+    """Run the block on ``device`` (``tf.device``, and ``RECSYS_DEVICE`` set to its kind, put
+    back afterwards); nothing when ``device`` is ``None``."""
+    if device is None:
+        yield
+        return
+    saved = os.environ.get(DEVICE_ENV)
+    os.environ[DEVICE_ENV] = device.kind
+    try:
+        with device_scope(device):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop(DEVICE_ENV, None)
+        else:
+            os.environ[DEVICE_ENV] = saved
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "store":
         return _store_command(args)
     validate_args(args)
+    # before the data is loaded: a GPU asked for and missing is an error
+    device = resolve_device(args.device, argument="--device") if args.command == "train" else None
     data = _load(args)
     validate_against_data(args, data)
     if args.command == "data":
@@ -347,14 +382,17 @@ def _run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         verbose=args.verbose,
     )
-    results, rec = evaluate_user(args.model, data, args.user, settings)
+    with _on_device(device):
+        results, rec = evaluate_user(args.model, data, args.user, settings)
     if args.command == "train":
         result = results[protocol]
         history = {k: [float(v) for v in vs] for k, vs in (getattr(rec, "history", None) or {}).items()}
+        where = {"device": device.kind, "device_name": device.name}
         if args.json:
-            print(json.dumps(_json_value({**result.to_dict(), "history": history})))
+            print(json.dumps(_json_value({**result.to_dict(), **where, "history": history})))
         else:
             _print_result(result)
+            print(f"device             {device.kind} ({device.name})")
             for key, values in history.items():
                 shown = ", ".join(f"{v:.4g}" for v in values[-3:])
                 print(f"history {key:<22s}{len(values)} epochs, last: {shown}")

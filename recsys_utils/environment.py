@@ -52,16 +52,19 @@ def quiet_tensorflow() -> None:
 
 
 def device_info() -> dict[str, str | int]:
-    """What produced a timing: the accelerator TensorFlow sees (or the CPU), cores, versions."""
+    """What produced a timing: the accelerator TensorFlow sees (or the CPU), cores, versions,
+    and ``device_used``: the device ``RECSYS_DEVICE`` selects and its name
+    (:meth:`recsys_utils.device.Device.note`, e.g. ``"cpu: <model> (RECSYS_DEVICE=auto)"``),
+    or why it cannot be used."""
+    from recsys_utils.device import cpu_name, resolve_device
+
     info: dict[str, str | int] = {"python": platform.python_version(), "cpu_cores": os.cpu_count() or 0}
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_name()
     info["cpu"] = cpu
+    try:
+        info["device_used"] = resolve_device().note()
+    except (ValueError, RuntimeError) as err:  # a bad RECSYS_DEVICE, or gpu without a GPU
+        info["device_used"] = f"unavailable: {err}"
     try:
         import keras
         import tensorflow as tf

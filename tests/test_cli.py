@@ -197,3 +197,44 @@ def test_store_list_and_clear(tmp_path, capsys):
     assert "removed 1 entries" in capsys.readouterr().out
     assert (tmp_path / "store" / "mine.txt").read_text() == "not the store's"
     assert not Store(tmp_path / "store").entries()
+
+
+def test_train_device_flag(synthetic_dir, capsys, monkeypatch):
+    """``train --device cpu``: the run happens under ``tf.device("/CPU:0")`` with
+    ``RECSYS_DEVICE=cpu`` (put back afterwards), and the device is reported; ``--device gpu``
+    without a GPU stops before loading anything, with exit code 5 and one line naming the flag."""
+    import tensorflow as tf
+
+    import recsys_utils.evaluation as evaluation
+    from recsys_utils import device as devmod
+
+    seen = {}
+    real = evaluation.evaluate_user
+
+    def spy(*args, **kwargs):
+        seen["env"] = devmod.os.environ.get(devmod.DEVICE_ENV)
+        seen["placed"] = tf.constant(0.0).device
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_user", spy)
+    monkeypatch.setenv(devmod.DEVICE_ENV, "auto")
+    args = ["train", "--data-dir", str(synthetic_dir), "--model", "popularity", "--protocol", "held-out"]
+    assert main(args + ["--device", "cpu", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "cpu" and out["device_name"] == devmod.cpu_name()
+    assert seen["env"] == "cpu" and "CPU:0" in seen["placed"]
+    assert devmod.os.environ[devmod.DEVICE_ENV] == "auto"  # restored
+    assert main(args + ["--device", "cpu"]) == 0
+    assert f"device             cpu ({devmod.cpu_name()})" in capsys.readouterr().out
+
+    monkeypatch.setattr(devmod, "visible_gpus", lambda: [])
+    seen.clear()
+    assert main(args + ["--device", "gpu"]) == 5
+    err = capsys.readouterr().err
+    assert err.startswith("error: --device=gpu: TensorFlow sees no GPU") and err.count("\n") == 1
+    assert not seen  # nothing was trained
+    monkeypatch.setenv(devmod.DEVICE_ENV, "gpu")  # the variable, when --device is not given
+    assert main(args) == 5
+    assert capsys.readouterr().err.startswith("error: RECSYS_DEVICE=gpu: TensorFlow sees no GPU")
+    assert main(args + ["--device", "tpu"]) == 2
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err

@@ -198,7 +198,12 @@ def test_cold_start_claims() -> None:
     assert G["ch07_cold_auc_high_max"] < 0 and G["ch07_cold_auc_p_holm_max"] < 0.05
     # "as good as the majority of k, and no better": equivalent within the margin at every k
     assert G["ch07_cold_majority_equivalent"] == G["ch07_n_ks"]
-    assert -G["ch07_margin"] < G["ch07_cold_majority_diff_min"] <= G["ch07_cold_majority_diff_max"] < G["ch07_margin"]
+    assert (
+        -G["ch07_margin"]
+        < G["ch07_cold_majority_diff_min"]
+        <= G["ch07_cold_majority_diff_max"]
+        < G["ch07_margin"]
+    )
     # accuracy against popularity: ahead at the last k, not distinguished at the first
     assert G["ch07_cold_acc_diff_first"] <= 0 and G["ch07_cold_acc_p_holm_first"] >= 0.05
     assert G["ch07_cold_acc_diff_last"] < 0 and G["ch07_cold_acc_p_holm_last"] < 0.05
@@ -211,7 +216,11 @@ def test_cold_start_auc_at_the_last_k_recomputed() -> None:
     pop = _array("ch07_cold_auc_per_user_k_last", "popularity")
     d = lstm - pop
     assert len(d) >= G["ch07_cold_auc_users_min"]
-    assert G["ch07_cold_auc_diff_min"] - ROUND3_TOL <= hodges_lehmann(d) <= G["ch07_cold_auc_diff_max"] + ROUND3_TOL
+    assert (
+        G["ch07_cold_auc_diff_min"] - ROUND3_TOL
+        <= hodges_lehmann(d)
+        <= G["ch07_cold_auc_diff_max"] + ROUND3_TOL
+    )
     assert G[f"ch07_cold_auc_diff_k{G['ch07_k_last']}"] == pytest.approx(hodges_lehmann(d), abs=ROUND3_TOL)
     assert int((d < 0).sum()) >= G["ch07_cold_auc_pop_wins_min"]
 
@@ -236,7 +245,10 @@ def test_update_tests_recomputed() -> None:
     # "every interval runs from about zero to a loss larger than the margin"
     for key in ("stale", "new", "old_new"):
         for mk in ("acc", "auc"):
-            assert G[f"ch07_upd_{mk}_{key}_low"] < -G["ch07_margin"] < G[f"ch07_upd_{mk}_{key}_high"], (mk, key)
+            assert G[f"ch07_upd_{mk}_{key}_low"] < -G["ch07_margin"] < G[f"ch07_upd_{mk}_{key}_high"], (
+                mk,
+                key,
+            )
     for key in ("stale", "new", "old_new"):
         assert G[f"ch07_upd_acc_{key}"] <= G["ch07_upd_acc_retrain"]  # "the means lean towards retraining"
     # user 1: every model predicts a like for every held-out movie, so one accuracy for all,

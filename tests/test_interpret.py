@@ -369,7 +369,9 @@ def test_first_k_split_is_the_users_ratings_in_time(synthetic_ml1m):
 
 def test_cold_start_in_time_order_with_seeds(synthetic_ml1m):
     users = [1, 3]
-    res = I.cold_start_experiment(synthetic_ml1m, users, [5, 10], n_test=8, seeds=[0, 1], epochs=1, order="time")
+    res = I.cold_start_experiment(
+        synthetic_ml1m, users, [5, 10], n_test=8, seeds=[0, 1], epochs=1, order="time"
+    )
     assert len(res) == 2 * 2 * 2 * len(I.COLD_START_MODELS)
     assert set(res["seed"]) == {0, 1}
     for u in users:
@@ -498,7 +500,9 @@ def test_position_table_and_order_effects(synthetic_ml1m):
     assert (rep["position"] + rev.loc[rep.index, "position"] == 19).all()
     np.testing.assert_allclose(rep["mean_abs_effect"].to_numpy(), sens.reshape(-1))
     # the twin: trained on the reversed columns with the same seed and settings
-    twin = I.train_user_models([X[:, ::-1] for X in X_train], y_train, [1, 2], trainer="batched", epochs=2, seed=3)
+    twin = I.train_user_models(
+        [X[:, ::-1] for X in X_train], y_train, [1, 2], trainer="batched", epochs=2, seed=3
+    )
     twin_sens = I.position_sensitivity(twin.batched, [X[:, ::-1] for X in X_probe])
     got = rev.reset_index().sort_values(["user_id", "position"])["mean_abs_effect"].to_numpy()
     np.testing.assert_allclose(got, twin_sens.reshape(-1), atol=1e-12)

@@ -153,7 +153,10 @@ def cold_start_experiment(
             key = (ds.user_id, tuple(int(t) for t in test))
             if key not in pop_cache:
                 pop_cache[key] = popularity_scores(data, ds.user_id, ds.movie_ids[test])
-        pop = {ds.user_id: pop_cache[(ds.user_id, tuple(int(t) for t in splits[ds.user_id][1]))] for ds in datasets}
+        pop = {
+            ds.user_id: pop_cache[(ds.user_id, tuple(int(t) for t in splits[ds.user_id][1]))]
+            for ds in datasets
+        }
         frames.append(_score_ks(datasets, splits, pop, ks, int(seed), (trainer, epochs, batch_size)))
     return pd.concat(frames, ignore_index=True)
 

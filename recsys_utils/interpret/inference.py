@@ -37,7 +37,10 @@ def compare_family(comparisons: Sequence[Comparison], plan: StatisticalPlan) -> 
     """
     if not comparisons:
         raise ValueError("need at least one comparison")
-    rows = [{"comparison": label, **compare(table, a, b, metric, plan)} for label, table, a, b, metric in comparisons]
+    rows = [
+        {"comparison": label, **compare(table, a, b, metric, plan)}
+        for label, table, a, b, metric in comparisons
+    ]
     out = pd.DataFrame(rows)
     out["role"] = "exploratory"
     out["p_holm"] = holm(out["p_value"].to_numpy(dtype=np.float64))

@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 
-def check_timed_users(data: MovieLens, user_ids: Sequence[int] | np.ndarray, argument: str = "user_ids") -> None:
+def check_timed_users(
+    data: MovieLens, user_ids: Sequence[int] | np.ndarray, argument: str = "user_ids"
+) -> None:
     """Refuse users whose rating times a time-ordered experiment may not use.
 
     Args:
@@ -130,6 +132,8 @@ def time_orders(data: MovieLens, datasets: Sequence[UserDataset]) -> dict[int, n
     for ds in datasets:
         rows = groups[ds.user_id]
         if not np.array_equal(rows["movie_id"].to_numpy(np.int32), ds.movie_ids):
-            raise ValueError(f"user {ds.user_id}: the dataset's rows are not the user's ratings in file order")
+            raise ValueError(
+                f"user {ds.user_id}: the dataset's rows are not the user's ratings in file order"
+            )
         out[ds.user_id] = np.lexsort((ds.movie_ids, rows["timestamp"].to_numpy(np.int64))).astype(np.int64)
     return out
