@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.users != "all" and not (args.users.isdigit() and int(args.users) > 0):
         parser.error(f"--users must be a positive number or 'all', got {args.users!r}")
 
+    commit = _commit()  # the code this run imports: recorded before anything else changes
     sys.path.insert(0, str(ROOT))
     from recsys_utils.batched import warm_cache
     from recsys_utils.data import load_movielens
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     argv_shown = ["python", "scripts/run_report_models.py", *(argv if argv is not None else sys.argv[1:])]
     provenance = {
         "command": shlex.join(argv_shown),
-        "commit": _commit(),
+        "commit": commit,
         "dataset": "ml-1m",
         "data_fingerprint": data_fingerprint(data),
         "users": "all" if n_users is None else n_users,
