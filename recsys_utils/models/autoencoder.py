@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -255,6 +256,7 @@ class RatingAutoencoder:
         drop_last: bool = True,
         seed: int = 0,
         verbose: int = 0,
+        on_epoch_end: Callable[[int], None] | None = None,
     ) -> RatingAutoencoder:
         """Train from scratch on ``R_train`` ``(n_train, n_items)``; evaluate on ``R_test`` ``(n_test, n_items)``.
 
@@ -271,6 +273,9 @@ class RatingAutoencoder:
         ``keras.utils.set_random_seed`` (which also seeds Python's and NumPy's
         global generators). Training itself has no randomness; with
         ``deterministic`` the run is bit-identical per seed on one machine.
+
+        ``on_epoch_end(epochs_done)``, when given, is called after each epoch (e.g. to score a
+        validation set along the training curve); it must not change the parameters.
         """
         import keras
         import tensorflow as tf
@@ -325,6 +330,8 @@ class RatingAutoencoder:
                 self.history["test_mse"].append(te_all)
                 self.history["test_observed_mse"].append(te_obs)
             self.epoch_times_s.append(time.perf_counter() - t0)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train_mse=f"{tr_all:.4f}")
