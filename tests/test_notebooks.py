@@ -49,6 +49,15 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "update_epochs": 1,
         "sample_trainer": "batched",
     },
+    "08_ranking": {
+        "n_users": 12,
+        "seeds": [0, 1],
+        "epochs": 2,
+        "small_dataset": "ml-1m",
+        "small_n_users": 10,
+        "ae_epochs": [1, 2],
+        "rbm_epochs": [1, 2],
+    },
 }
 
 

@@ -517,3 +517,30 @@ def test_genre_popularity_counts_the_users_liked_genre_patterns(synthetic_ml1m, 
     m = split.movie_ids[0]
     assert pooled.score([m], user_id=u)[0] == int((all_liked == flags.loc[m].to_numpy()).all(axis=1).sum())
     np.testing.assert_array_equal(pooled.score(split.movie_ids, u), pooled.score(split.movie_ids, split.user_ids[0]))
+
+
+@pytest.mark.parametrize("kind", ["likes", "ratings", "like_share"])
+def test_genre_popularity_own_rows_is_popularity_of_the_users_patterns(synthetic_ml1m, split, kind):
+    from recsys_utils.models.popularity import Popularity
+    from recsys_utils.recommenders.popularity import GenrePopularityRecommender
+
+    rec = GenrePopularityRecommender(synthetic_ml1m, "user", kind).fit_split(split)
+    pattern = rec._pattern
+    for u in split.user_ids[:5]:
+        movies, stars = split._train_movies[int(u)]
+        ref = Popularity(kind).fit(pattern.loc[movies].to_numpy(), stars >= 4, universe=np.arange(rec.n_patterns))
+        expected = ref.score(pattern.loc[split.movie_ids].to_numpy())
+        np.testing.assert_allclose(rec.score(split.movie_ids, int(u)), expected, rtol=1e-12)
+
+
+def test_autoencoder_track_errors_off_trains_the_same_parameters():
+    pytest.importorskip("tensorflow")
+    from recsys_utils.models.autoencoder import RatingAutoencoder
+
+    R = np.random.default_rng(0).integers(0, 6, size=(40, 30)).astype(np.float32)
+    seen = []
+    a = RatingAutoencoder(8).fit(R, epochs=3, batch_size=10, seed=2)
+    b = RatingAutoencoder(8, track_errors=False).fit(R, epochs=3, batch_size=10, seed=2, on_epoch_end=seen.append)
+    for name, w in a.get_weights().items():
+        np.testing.assert_array_equal(w, b.get_weights()[name])
+    assert seen == [1, 2, 3] and list(b.history) == ["loss"] and b.history["loss"] == a.history["loss"]

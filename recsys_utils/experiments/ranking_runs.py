@@ -18,14 +18,16 @@ are trained here on the split's training rows (18 flags, like = 4-5 stars), with
 settings and ``epochs``.
 
 The key of an entry: the split (kind, seed, training fraction, users), the model and its
-settings, the evaluated users and ``k``, the data fingerprint and the package's code digest
-(every entry of the store carries it).
+settings, the evaluated users and ``k``, the data fingerprint, the package's code digest
+(every entry of the store carries it) and :func:`module_digest` of this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +54,8 @@ __all__ = [
     "ranking_run",
     "tune_ranker",
     "network_scores",
+    "RankingFamily",
+    "ranking_family",
 ]
 
 RANKING_RUN = "ranking-run"
@@ -70,6 +74,14 @@ RANKERS: tuple[str, ...] = (
 )
 #: The autoencoder's validation curve is read every this many epochs (and at each grid point).
 CURVE_EVERY = 5
+
+
+def module_digest() -> str:
+    """SHA-256 (16 hex digits) of this module's source: part of every entry's key, as the
+    store's own code digest (``COMPUTING_CODE``) does not list this file."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 #: Seed of the inner (validation) split of a random split, distinct from the split seeds.
 VALIDATION_SEED_OFFSET = 1000
 
@@ -197,6 +209,7 @@ def ranking_run(
         "users": [int(u) for u in users],
         "k": int(k),
         "networks": "population-run" if from_population else None,
+        "code": module_digest(),
     }
 
     def compute() -> dict[str, Any]:
@@ -255,6 +268,7 @@ def tune_ranker(
         "users": [int(u) for u in users],
         "k": int(k),
         "metric": metric,
+        "code": module_digest(),
     }
 
     def compute() -> dict[str, Any]:
@@ -330,3 +344,63 @@ def _autoencoder_grid(
             rows[i] = _grid_row(grid[i], results[epochs], metric)
     return [r for r in rows if r is not None], curve
 
+
+
+@dataclass
+class RankingFamily:
+    """Every model ranked on every split of one family (e.g. three random seeds).
+
+    Attributes:
+        table: one row per (split, model, evaluated user with a relevant held-out movie):
+            ``user_id``, ``seed`` (the split seed; -1 for a time split), ``model``, the
+            ranking metrics and counts of :attr:`RankingResult.per_user`.
+        excluded: one row per (split, model): ``seed``, ``model``, ``users`` evaluated,
+            ``excluded`` (no relevant held-out movie), ``fit_time_s`` and ``computed``.
+        histories: ``{(model, seed): history}`` of each fit.
+    """
+
+    table: pd.DataFrame
+    excluded: pd.DataFrame
+    histories: dict[tuple[str, int], dict[str, list[float]]] = field(default_factory=dict)
+
+
+def ranking_family(
+    data: MovieLens,
+    splits: Sequence[SplitSpec],
+    models: dict[str, dict[str, Any]],
+    users: Sequence[int] | np.ndarray,
+    *,
+    k: int = 10,
+    networks: dict[tuple[str, int], BatchedResult] | None = None,
+    store: Store | None = None,
+) -> RankingFamily:
+    """:func:`ranking_run` of each model (``{name: settings}``) on each split, evaluated on
+    ``users`` (those in the split); ``networks[(cell, seed)]`` for the genre networks on a
+    random split."""
+    rows, counts, histories = [], [], {}
+    networks = networks or {}
+    for split in splits:
+        seed = int(split.seed) if split.kind == "random" else -1
+        kept = np.asarray(users, np.int64)
+        if split.user_ids is not None:
+            kept = np.intersect1d(kept, np.asarray(split.user_ids, np.int64))
+        for name, settings in models.items():
+            run = ranking_run(
+                data, split, name, kept, settings=settings, k=k, networks=networks.get((name, seed)), store=store
+            )
+            rows.append(run.per_user.assign(seed=seed))
+            histories[(name, seed)] = run.history
+            counts.append(
+                {
+                    "seed": seed,
+                    "model": name,
+                    "users": len(kept),
+                    "excluded": len(run.excluded_user_ids),
+                    "fit_time_s": run.fit_time_s,
+                    "computed": run.computed,
+                }
+            )
+    table = pd.concat(rows, ignore_index=True)
+    first = ["user_id", "seed", "model"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    return RankingFamily(table, pd.DataFrame(counts), histories)

@@ -17,7 +17,7 @@ import pandas as pd
 from recsys_utils import report
 from recsys_utils.data.genres import REPORT_GENRES
 from recsys_utils.features import genre_matrix
-from recsys_utils.models.popularity import DEFAULT_PRIOR_WEIGHT, Kind, Popularity
+from recsys_utils.models.popularity import DEFAULT_PRIOR_WEIGHT, Kind, Popularity, like_share
 from recsys_utils.recommenders.base import Recommender, TrainingRatings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,10 +126,18 @@ class GenrePopularityRecommender(Recommender):
             return
         users = train["user_id"].to_numpy()
         self._row = {int(u): i for i, u in enumerate(split.user_ids)}
-        self._scores = np.zeros((len(split.user_ids), self.n_patterns))
-        for u, idx in pd.Series(np.arange(len(users))).groupby(users).indices.items():
-            model = Popularity(self.kind, prior_weight=self.prior_weight)
-            self._scores[self._row[int(u)]] = model.fit(patterns[idx], liked[idx], universe=universe).score(universe)
+        rows = pd.Index(split.user_ids).get_indexer(users)
+        shape = (len(split.user_ids), self.n_patterns)
+        likes, counts = np.zeros(shape), np.zeros(shape)
+        np.add.at(likes, (rows, patterns), liked.astype(np.float64))
+        np.add.at(counts, (rows, patterns), 1.0)
+        if self.kind == "likes":
+            self._scores = likes
+        elif self.kind == "ratings":
+            self._scores = counts
+        else:  # each user's own like share as the prior, as Popularity.fit on their rows
+            prior = likes.sum(axis=1, keepdims=True) / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+            self._scores = like_share(likes, counts, prior, self.prior_weight)
 
     def score_batch(
         self, user_ids: Sequence[int] | np.ndarray, movie_ids: Sequence[int] | np.ndarray
