@@ -52,6 +52,15 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "max_rows": 30,
         "update_epochs": 1,
     },
+    "08_ranking": {
+        "n_users": 12,
+        "seeds": [0, 1],
+        "epochs": 2,
+        "small_dataset": "ml-1m",
+        "small_n_users": 10,
+        "ae_epochs": [1, 2],
+        "rbm_epochs": [1, 2],
+    },
     "09_scaling": {"n_users": 8, "epochs": 1, "n_workers": 2},
 }
 

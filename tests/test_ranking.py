@@ -18,7 +18,7 @@ from recsys_utils.evaluation.ranking import (
     ranking_metrics,
     tie_block_at_cut,
 )
-from recsys_utils.evaluation.splits import ranking_split
+from recsys_utils.evaluation.splits import ranking_split, time_split, timestamped_users, validation_split
 from recsys_utils.features import stratified_train_count, user_dataset
 from recsys_utils.recommenders import (
     PopularityRecommender,
@@ -346,14 +346,15 @@ def test_fit_once_ranker_contract(split):
 
 
 @pytest.mark.slow
-def test_autoencoder_ranker_scores_rated_columns_only(split):
+def test_autoencoder_ranker_scores_training_columns_only(split):
     pytest.importorskip("tensorflow")
     ae = make_ranker("autoencoder", epochs=1, batch_size=20, n_hidden=8).fit_split(split)
-    assert ae.matrix.shape == (len(split.user_ids), len(split.rated_movie_ids))
+    trained = np.unique(split.train["movie_id"])
+    assert ae.matrix.shape == (len(split.user_ids), len(trained))
     assert np.count_nonzero(ae.matrix.values) == len(split.train)
     s = ae.score(split.movie_ids, split.user_ids[0])
-    never_rated = ~np.isin(split.movie_ids, split.rated_movie_ids)
-    assert never_rated.any() and np.isnan(s[never_rated]).all() and np.isfinite(s[~never_rated]).all()
+    no_column = ~np.isin(split.movie_ids, trained)
+    assert no_column.any() and np.isnan(s[no_column]).all() and np.isfinite(s[~no_column]).all()
     res = evaluate_ranking(ae, split)
     assert isinstance(res, RankingResult) and np.isfinite(res.summary["precision"])
 
@@ -394,3 +395,152 @@ def test_real_ml1m_protocol_sizes_and_popularity(real_ml1m):
     tied = evaluate_ranking(lambda u, cand: by_genre.reindex(cand).to_numpy(), split, user_ids=users[:50])
     assert tied.per_user["cut_tie_size"].median() > 1
     assert (tied.per_user["ndcg_min"] <= tied.per_user["ndcg_max"]).all()
+
+
+# ------------------------------------------------------------- time split, validation, leaks
+def _with_ratings(data: MovieLens, ratings: pd.DataFrame) -> MovieLens:
+    return MovieLens(data.name, data.path, ratings.reset_index(drop=True), data.movies, data.users)
+
+
+def test_time_split_holds_out_each_users_last_ratings(synthetic_ml1m):
+    s = time_split(synthetic_ml1m)
+    assert s.kind == "time" and s.seed == -1
+    r = synthetic_ml1m.ratings
+    for u in s.user_ids[:15]:
+        own = r[r["user_id"] == u].sort_values(["timestamp", "movie_id"], kind="stable")
+        n_train = int(np.floor(len(own) * 0.65 + 0.5))
+        np.testing.assert_array_equal(s.train_movies(u), np.sort(own["movie_id"].to_numpy()[:n_train]))
+        np.testing.assert_array_equal(s.heldout_movies(u), np.sort(own["movie_id"].to_numpy()[n_train:]))
+        last_train = own["timestamp"].to_numpy()[n_train - 1]
+        assert (own["timestamp"].to_numpy()[n_train:] >= last_train).all()
+    assert len(s.train) + len(s.heldout) == len(r)
+
+
+def test_time_split_ignores_file_order(synthetic_ml1m):
+    shuffled = _with_ratings(synthetic_ml1m, synthetic_ml1m.ratings.sample(frac=1.0, random_state=1))
+    a, b = time_split(synthetic_ml1m), time_split(shuffled)
+    for u in a.user_ids:
+        np.testing.assert_array_equal(a.heldout_movies(u), b.heldout_movies(u))
+
+
+def test_time_split_refuses_users_without_timestamps(synthetic_ml1m):
+    r = synthetic_ml1m.ratings.copy()
+    late = r["user_id"] >= 50  # as users 3000+ of the shared ML-1M copy: timestamp 0
+    r.loc[late, "timestamp"] = 0
+    data = _with_ratings(synthetic_ml1m, r)
+    with pytest.raises(ValueError, match="without a timestamp.*timestamped_users"):
+        time_split(data)
+    with pytest.raises(ValueError, match="users \\[50"):
+        time_split(data, user_ids=[1, 50])
+    ok = timestamped_users(data)
+    assert ok.max() < 50 and len(ok) == r.loc[~late, "user_id"].nunique()
+    assert set(time_split(data, user_ids=ok).user_ids) == set(ok)
+
+
+@pytest.mark.parametrize("kind", ["random", "time"])
+def test_validation_split_uses_training_ratings_only(synthetic_ml1m, kind):
+    outer = ranking_split(synthetic_ml1m, seed=2) if kind == "random" else time_split(synthetic_ml1m)
+    inner = validation_split(synthetic_ml1m, outer, seed=7)
+    assert inner.kind == outer.kind
+    both = pd.concat([inner.train, inner.heldout])
+    assert len(both) == len(outer.train)
+    keys = lambda f: set(zip(f["user_id"], f["movie_id"]))  # noqa: E731
+    assert keys(both) == keys(outer.train) and not keys(both) & keys(outer.heldout)
+
+
+def _changed_heldout(data: MovieLens, split) -> MovieLens:
+    """``data`` with every held-out rating of ``split`` changed (stars flipped, and one movie
+    that no one rated replacing a held-out movie), training ratings and their times unchanged."""
+    r = data.ratings.copy()
+    held = r.set_index(["user_id", "movie_id"]).index.isin(
+        split.heldout.set_index(["user_id", "movie_id"]).index
+    )
+    r.loc[held, "rating"] = (6 - r.loc[held, "rating"]).astype(r["rating"].dtype)
+    unrated = np.setdiff1d(data.movies["movie_id"], r["movie_id"])
+    first = np.flatnonzero(held)[0]
+    user = r.loc[first, "user_id"]
+    assert unrated.size and unrated[0] not in r.loc[r["user_id"] == user, "movie_id"].to_numpy()
+    r.loc[first, "movie_id"] = unrated[0]
+    return _with_ratings(data, r)
+
+
+@pytest.mark.slow
+def test_autoencoder_ranker_does_not_see_heldout_ratings(synthetic_ml1m):
+    """Changing every held-out rating (and making a held-out movie one that no one else rated)
+    leaves the autoencoder's scores unchanged: it fits on training rows only. Before its
+    columns were taken from the training rows, the held-out-only movie added a column, and
+    every score changed."""
+    pytest.importorskip("tensorflow")
+    a = time_split(synthetic_ml1m)
+    changed = _changed_heldout(synthetic_ml1m, a)
+    b = time_split(changed)
+    pd.testing.assert_frame_equal(a.train.reset_index(drop=True), b.train.reset_index(drop=True))
+    assert not a.heldout.reset_index(drop=True).equals(b.heldout.reset_index(drop=True))
+    assert len(np.setdiff1d(b.rated_movie_ids, a.rated_movie_ids)) == 1  # the new held-out-only movie
+    kw = {"epochs": 2, "batch_size": 20, "n_hidden": 8, "seed": 1}
+    users = a.user_ids[:10]
+    sa = make_ranker("autoencoder", **kw).fit_split(a).score_batch(users, a.movie_ids)
+    sb = make_ranker("autoencoder", **kw).fit_split(b).score_batch(users, a.movie_ids)
+    np.testing.assert_array_equal(sa, sb)
+
+
+def test_popularity_rankers_do_not_see_heldout_ratings(synthetic_ml1m):
+    from recsys_utils.recommenders.popularity import GenrePopularityRecommender
+
+    a = time_split(synthetic_ml1m)
+    changed = _changed_heldout(synthetic_ml1m, a)
+    b = time_split(changed)
+    users = a.user_ids[:10]
+    for make in (lambda d: PopularityRecommender("likes"), lambda d: GenrePopularityRecommender(d, "user"),
+                 lambda d: GenrePopularityRecommender(d, "all")):
+        sa = make(synthetic_ml1m).fit_split(a).score_batch(users, a.movie_ids)
+        sb = make(changed).fit_split(b).score_batch(users, a.movie_ids)
+        np.testing.assert_array_equal(sa, sb)
+
+
+def test_genre_popularity_counts_the_users_liked_genre_patterns(synthetic_ml1m, split):
+    from recsys_utils.features import genre_matrix
+    from recsys_utils.recommenders.popularity import GenrePopularityRecommender
+
+    own = GenrePopularityRecommender(synthetic_ml1m, "user").fit_split(split)
+    pooled = GenrePopularityRecommender(synthetic_ml1m, "all").fit_split(split)
+    flags = genre_matrix(synthetic_ml1m.movies)
+    u = int(split.user_ids[4])
+    movies, stars = split._train_movies[u]
+    liked = flags.loc[movies[stars >= 4]].to_numpy()
+    for m in split.movie_ids[:40]:
+        row = flags.loc[m].to_numpy()
+        expected = int((liked == row).all(axis=1).sum())
+        assert own.score([m], user_id=u)[0] == expected
+    train = split.train
+    all_liked = flags.loc[train.loc[train["rating"] >= 4, "movie_id"]].to_numpy()
+    m = split.movie_ids[0]
+    assert pooled.score([m], user_id=u)[0] == int((all_liked == flags.loc[m].to_numpy()).all(axis=1).sum())
+    np.testing.assert_array_equal(pooled.score(split.movie_ids, u), pooled.score(split.movie_ids, split.user_ids[0]))
+
+
+@pytest.mark.parametrize("kind", ["likes", "ratings", "like_share"])
+def test_genre_popularity_own_rows_is_popularity_of_the_users_patterns(synthetic_ml1m, split, kind):
+    from recsys_utils.models.popularity import Popularity
+    from recsys_utils.recommenders.popularity import GenrePopularityRecommender
+
+    rec = GenrePopularityRecommender(synthetic_ml1m, "user", kind).fit_split(split)
+    pattern = rec._pattern
+    for u in split.user_ids[:5]:
+        movies, stars = split._train_movies[int(u)]
+        ref = Popularity(kind).fit(pattern.loc[movies].to_numpy(), stars >= 4, universe=np.arange(rec.n_patterns))
+        expected = ref.score(pattern.loc[split.movie_ids].to_numpy())
+        np.testing.assert_allclose(rec.score(split.movie_ids, int(u)), expected, rtol=1e-12)
+
+
+def test_autoencoder_track_errors_off_trains_the_same_parameters():
+    pytest.importorskip("tensorflow")
+    from recsys_utils.models.autoencoder import RatingAutoencoder
+
+    R = np.random.default_rng(0).integers(0, 6, size=(40, 30)).astype(np.float32)
+    seen = []
+    a = RatingAutoencoder(8).fit(R, epochs=3, batch_size=10, seed=2)
+    b = RatingAutoencoder(8, track_errors=False).fit(R, epochs=3, batch_size=10, seed=2, on_epoch_end=seen.append)
+    for name, w in a.get_weights().items():
+        np.testing.assert_array_equal(w, b.get_weights()[name])
+    assert seen == [1, 2, 3] and list(b.history) == ["loss"] and b.history["loss"] == a.history["loss"]

@@ -33,7 +33,7 @@ from recsys_utils.features import LIKE_THRESHOLD, REPORT_TRAIN_FRACTION, UserDat
 if TYPE_CHECKING:  # pragma: no cover
     from recsys_utils.data import MovieLens
 
-__all__ = ["RankingSplit", "ranking_split"]
+__all__ = ["RankingSplit", "ranking_split", "time_split", "timestamped_users", "validation_split"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class RankingSplit:
         train_fraction: share of each user's ratings used for training (0.65).
         seed: the split seed.
         like_threshold: a held-out rating ``>=`` this makes the movie relevant.
+        kind: ``"random"`` (:func:`ranking_split`) or ``"time"`` (:func:`time_split`, the
+            last ratings in time held out; ``seed`` is then -1).
     """
 
     train: pd.DataFrame
@@ -62,6 +64,7 @@ class RankingSplit:
     _train_movies: dict = field(default_factory=dict, repr=False, compare=False)
     _heldout: dict = field(default_factory=dict, repr=False, compare=False)
     _columns: dict = field(default_factory=dict, repr=False, compare=False)
+    kind: str = "random"
 
     def train_movies(self, user_id: int) -> np.ndarray:
         """``(n_train,)`` the user's training movies, ascending movie id."""
@@ -106,9 +109,13 @@ class RankingSplit:
     def describe(self) -> str:
         """One paragraph stating the protocol and the sizes."""
         n_rel = sum(int((r >= self.like_threshold).sum()) for _, r in self._heldout.values())
+        how = (
+            "ratings ordered by time, the last ones held out"
+            if self.kind == "time"
+            else f"ratings sorted by movie id and shuffled with seed ({self.seed}, user_id), stratified by like"
+        )
         return (
-            f"{len(self.user_ids)} users; per user, ratings sorted by movie id and shuffled with "
-            f"seed ({self.seed}, user_id): {len(self.train)} training ratings "
+            f"{len(self.user_ids)} users; per user, {how}: {len(self.train)} training ratings "
             f"({self.train_fraction:.0%}), {len(self.heldout)} held out; relevant = held-out "
             f"ratings >= {self.like_threshold} ({n_rel}); candidates = all "
             f"{len(self.movie_ids)} movies minus the user's training movies."
@@ -129,6 +136,73 @@ def ranking_split(
     <recsys_utils.features.UserDataset.stratified_split>` of their ratings, so it does not
     depend on the file order of ``ratings.dat``.
     """
+    ratings = _selected_ratings(data, user_ids)
+
+    def train_mask(u: int, movies: np.ndarray, stars: np.ndarray, _times: np.ndarray) -> np.ndarray:
+        split = _user_split(u, movies, stars, train_fraction, seed, like_threshold)
+        mask = np.zeros(len(movies), dtype=bool)
+        mask[split.train] = True
+        return mask
+
+    return _assemble(data, ratings, train_mask, (float(train_fraction), int(seed), int(like_threshold)), "random")
+
+
+def timestamped_users(data: MovieLens) -> np.ndarray:
+    """``(n,)`` ascending ids of the users whose every rating has a timestamp (``> 0``).
+
+    In the shared ML-1M copy users 3000+ carry timestamp 0 (no time, no original order); in
+    ML-100K and the original ML-1M every user has real timestamps.
+    """
+    r = data.ratings
+    bad = r.loc[~(r["timestamp"] > 0), "user_id"].unique()
+    return np.setdiff1d(r["user_id"].unique(), bad).astype(np.int64)
+
+
+def time_split(
+    data: MovieLens,
+    *,
+    train_fraction: float = REPORT_TRAIN_FRACTION,
+    like_threshold: int = LIKE_THRESHOLD,
+    user_ids: Sequence[int] | np.ndarray | None = None,
+) -> RankingSplit:
+    """Time-ordered leave-last-out split: each user's **last** ratings in time are held out.
+
+    Per user, ratings are ordered by ``(timestamp, movie_id)`` (the movie id breaks ties
+    within a second, so the file order never matters); the first
+    ``n_train = floor(n * train_fraction + 1/2)`` train (at least one, and at least one held
+    out when ``n >= 2``), the rest are held out. Candidates and relevant movies are as in
+    :func:`ranking_split`. The split has no seed (``RankingSplit.seed`` is -1) and
+    ``kind == "time"``.
+
+    Raises:
+        ValueError: when a selected user has a rating without a timestamp (``<= 0`` or
+            missing): their order in time is unknown. Pass ``user_ids`` from
+            :func:`timestamped_users` (ML-1M in the shared copy: users 1-2999).
+    """
+    ratings = _selected_ratings(data, user_ids)
+    stamps = ratings["timestamp"]
+    untimed = np.unique(ratings.loc[~(stamps > 0), "user_id"].to_numpy())
+    if untimed.size:
+        raise ValueError(
+            f"time_split: {untimed.size} users of {data.name} have ratings without a timestamp "
+            f"(e.g. users {untimed[:5].tolist()}), so their order in time is unknown; pass "
+            f"user_ids=timestamped_users(data) or a subset of it"
+        )
+
+    def train_mask(u: int, movies: np.ndarray, stars: np.ndarray, times: np.ndarray) -> np.ndarray:
+        n = len(movies)
+        n_train = int(np.floor(n * train_fraction + 0.5))
+        n_train = max(1, min(n_train, n - 1)) if n >= 2 else n
+        order = np.lexsort((movies, times))  # by time, then movie id
+        mask = np.zeros(n, dtype=bool)
+        mask[order[:n_train]] = True
+        return mask
+
+    return _assemble(data, ratings, train_mask, (float(train_fraction), -1, int(like_threshold)), "time")
+
+
+def _selected_ratings(data: MovieLens, user_ids: Sequence[int] | np.ndarray | None) -> pd.DataFrame:
+    """The ratings of ``user_ids`` (default all), sorted by user then movie id."""
     ratings = data.ratings
     if user_ids is not None:
         wanted = np.unique(np.asarray(user_ids))
@@ -136,10 +210,18 @@ def ranking_split(
         missing = np.setdiff1d(wanted, ratings["user_id"].unique())
         if missing.size:
             raise KeyError(f"users without ratings in {data.name}: {missing[:10].tolist()}")
-    ratings = ratings.sort_values(["user_id", "movie_id"], kind="stable")
+    return ratings.sort_values(["user_id", "movie_id"], kind="stable")
+
+
+def _assemble(data: MovieLens, ratings: pd.DataFrame, train_mask, settings: tuple, kind: str) -> RankingSplit:
+    """A :class:`RankingSplit` of ``ratings`` (sorted by user, movie id) where
+    ``train_mask(user, movies (n,), stars (n,), timestamps (n,)) -> (n,) bool`` picks each
+    user's training rows; ``settings`` is ``(train_fraction, seed, like_threshold)``."""
+    train_fraction, seed, like_threshold = settings
     users = ratings["user_id"].to_numpy()
     movies = ratings["movie_id"].to_numpy(np.int32)
     stars = ratings["rating"].to_numpy(np.int8)
+    times = ratings["timestamp"].to_numpy(np.int64) if "timestamp" in ratings else np.zeros(len(users), np.int64)
     universe = data.movies["movie_id"].to_numpy(np.int32)
     cols = pd.Index(universe).get_indexer(movies)
     if (cols < 0).any():
@@ -152,9 +234,7 @@ def ranking_split(
     heldout: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     columns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for u, a, b in zip(uniq.tolist(), bounds[:-1], bounds[1:]):
-        split = _user_split(u, movies[a:b], stars[a:b], train_fraction, seed, like_threshold)
-        mask = np.zeros(b - a, dtype=bool)
-        mask[split.train] = True
+        mask = train_mask(u, movies[a:b], stars[a:b], times[a:b])
         is_train[a:b] = mask
         train_movies[u] = (movies[a:b][mask], stars[a:b][mask])
         heldout[u] = (movies[a:b][~mask], stars[a:b][~mask])
@@ -164,12 +244,13 @@ def ranking_split(
         ratings[~is_train],
         universe,
         uniq.astype(np.int32),
-        float(train_fraction),
-        int(seed),
-        int(like_threshold),
+        train_fraction,
+        seed,
+        like_threshold,
         train_movies,
         heldout,
         columns,
+        kind,
     )
 
 
@@ -188,3 +269,25 @@ def _user_split(
         user_id, movie_ids, ratings, np.empty((n, 0), np.float32), likes, like_threshold=like_threshold
     )
     return rows.stratified_split(train_fraction, seed)
+
+
+def validation_split(data: MovieLens, split: RankingSplit, *, seed: int = 0) -> RankingSplit:
+    """The same protocol applied again to ``split.train`` only: a validation split for tuning.
+
+    A random split is cut again with :func:`ranking_split` (``seed``); a time split with
+    :func:`time_split` (the last training ratings in time validate). Held-out ratings of
+    ``split`` are not seen: models tuned on the result never meet them.
+    """
+    inner = _TrainingView(data.name, split.train, data.movies)
+    if split.kind == "time":
+        return time_split(inner, train_fraction=split.train_fraction, like_threshold=split.like_threshold)
+    return ranking_split(inner, train_fraction=split.train_fraction, seed=seed, like_threshold=split.like_threshold)
+
+
+@dataclass(frozen=True)
+class _TrainingView:
+    """The parts of a MovieLens that a split reads, with only a split's training ratings."""
+
+    name: str
+    ratings: pd.DataFrame
+    movies: pd.DataFrame

@@ -8,7 +8,7 @@ protocol); the two protocols differ only where a comment says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -120,7 +120,11 @@ class AutoencoderRecommender(Recommender):
     predicted ratings divided by 5 and clipped to [0, 1]; 0.7 (3.5 stars) or more predicts a
     like. Fitted once: every split user's training row, fed in a seeded shuffled order (the
     report shuffles users too), no test users; scores are the raw predicted ratings (no clip,
-    so that no ties are made at the top). ``ae_kw`` go to :class:`RatingAutoencoder`.
+    so that no ties are made at the top). Its columns are the movies of the split's
+    **training** ratings only (a movie rated only in held-out rows is no column and scores
+    ``NaN``, ranked last), so nothing it fits depends on a held-out rating.
+    ``on_epoch_end(epochs_done, recommender)`` is called after each epoch (a validation curve).
+    ``ae_kw`` go to :class:`RatingAutoencoder`.
     """
 
     name = "autoencoder"
@@ -134,10 +138,12 @@ class AutoencoderRecommender(Recommender):
         seed: int = 0,
         verbose: int = 0,
         train_fraction: float = report.AE_TRAIN_FRACTION,
+        on_epoch_end: Callable[[int, AutoencoderRecommender], None] | None = None,
         **ae_kw: Any,
     ) -> None:
         super().__init__()
         self.epochs, self.batch_size, self.seed, self.verbose = epochs, batch_size, seed, verbose
+        self.on_epoch_end = on_epoch_end
         self.train_fraction, self.ae_kw = train_fraction, ae_kw
         self.autoencoder = None
         self.matrix = None
@@ -148,8 +154,20 @@ class AutoencoderRecommender(Recommender):
         from recsys_utils.models.autoencoder import RatingAutoencoder
 
         self.autoencoder = RatingAutoencoder(**self.ae_kw)
+        hook = None
+        if self.on_epoch_end is not None:
+
+            def hook(done: int) -> None:
+                self.on_epoch_end(done, self)
+
         self.autoencoder.fit(
-            train, test, epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, verbose=self.verbose
+            train,
+            test,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            verbose=self.verbose,
+            on_epoch_end=hook,
         )
         self.epoch_times_s = list(self.autoencoder.epoch_times_s)
         self.history = {k: list(v) for k, v in self.autoencoder.history.items()}
@@ -170,7 +188,10 @@ class AutoencoderRecommender(Recommender):
         self._scale = RATING_SCALE
 
     def _fit_split(self, split: TrainingRatings) -> None:
-        self.matrix = rating_matrix(split.train, user_ids=split.user_ids, movie_ids=split.rated_movie_ids)
+        # Columns: movies with a training rating (not split.rated_movie_ids, which would make a
+        # column of every movie rated only in held-out rows).
+        trained_movies = np.unique(split.train["movie_id"].to_numpy()).astype(np.int32)
+        self.matrix = rating_matrix(split.train, user_ids=split.user_ids, movie_ids=trained_movies)
         # The order users are fed to training (not a split of anyone's ratings).
         order = np.random.RandomState(self.seed).permutation(self.matrix.shape[0])
         self._train(self.matrix.values[order], None)
