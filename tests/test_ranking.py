@@ -491,8 +491,11 @@ def test_popularity_rankers_do_not_see_heldout_ratings(synthetic_ml1m):
     changed = _changed_heldout(synthetic_ml1m, a)
     b = time_split(changed)
     users = a.user_ids[:10]
-    for make in (lambda d: PopularityRecommender("likes"), lambda d: GenrePopularityRecommender(d, "user"),
-                 lambda d: GenrePopularityRecommender(d, "all")):
+    for make in (
+        lambda d: PopularityRecommender("likes"),
+        lambda d: GenrePopularityRecommender(d, "user"),
+        lambda d: GenrePopularityRecommender(d, "all"),
+    ):
         sa = make(synthetic_ml1m).fit_split(a).score_batch(users, a.movie_ids)
         sb = make(changed).fit_split(b).score_batch(users, a.movie_ids)
         np.testing.assert_array_equal(sa, sb)
@@ -516,7 +519,9 @@ def test_genre_popularity_counts_the_users_liked_genre_patterns(synthetic_ml1m, 
     all_liked = flags.loc[train.loc[train["rating"] >= 4, "movie_id"]].to_numpy()
     m = split.movie_ids[0]
     assert pooled.score([m], user_id=u)[0] == int((all_liked == flags.loc[m].to_numpy()).all(axis=1).sum())
-    np.testing.assert_array_equal(pooled.score(split.movie_ids, u), pooled.score(split.movie_ids, split.user_ids[0]))
+    np.testing.assert_array_equal(
+        pooled.score(split.movie_ids, u), pooled.score(split.movie_ids, split.user_ids[0])
+    )
 
 
 @pytest.mark.parametrize("kind", ["likes", "ratings", "like_share"])
@@ -528,7 +533,9 @@ def test_genre_popularity_own_rows_is_popularity_of_the_users_patterns(synthetic
     pattern = rec._pattern
     for u in split.user_ids[:5]:
         movies, stars = split._train_movies[int(u)]
-        ref = Popularity(kind).fit(pattern.loc[movies].to_numpy(), stars >= 4, universe=np.arange(rec.n_patterns))
+        ref = Popularity(kind).fit(
+            pattern.loc[movies].to_numpy(), stars >= 4, universe=np.arange(rec.n_patterns)
+        )
         expected = ref.score(pattern.loc[split.movie_ids].to_numpy())
         np.testing.assert_allclose(rec.score(split.movie_ids, int(u)), expected, rtol=1e-12)
 
@@ -540,7 +547,9 @@ def test_autoencoder_track_errors_off_trains_the_same_parameters():
     R = np.random.default_rng(0).integers(0, 6, size=(40, 30)).astype(np.float32)
     seen = []
     a = RatingAutoencoder(8).fit(R, epochs=3, batch_size=10, seed=2)
-    b = RatingAutoencoder(8, track_errors=False).fit(R, epochs=3, batch_size=10, seed=2, on_epoch_end=seen.append)
+    b = RatingAutoencoder(8, track_errors=False).fit(
+        R, epochs=3, batch_size=10, seed=2, on_epoch_end=seen.append
+    )
     for name, w in a.get_weights().items():
         np.testing.assert_array_equal(w, b.get_weights()[name])
     assert seen == [1, 2, 3] and list(b.history) == ["loss"] and b.history["loss"] == a.history["loss"]

@@ -144,7 +144,9 @@ def ranking_split(
         mask[split.train] = True
         return mask
 
-    return _assemble(data, ratings, train_mask, (float(train_fraction), int(seed), int(like_threshold)), "random")
+    return _assemble(
+        data, ratings, train_mask, (float(train_fraction), int(seed), int(like_threshold)), "random"
+    )
 
 
 def timestamped_users(data: MovieLens) -> np.ndarray:
@@ -221,7 +223,9 @@ def _assemble(data: MovieLens, ratings: pd.DataFrame, train_mask, settings: tupl
     users = ratings["user_id"].to_numpy()
     movies = ratings["movie_id"].to_numpy(np.int32)
     stars = ratings["rating"].to_numpy(np.int8)
-    times = ratings["timestamp"].to_numpy(np.int64) if "timestamp" in ratings else np.zeros(len(users), np.int64)
+    times = (
+        ratings["timestamp"].to_numpy(np.int64) if "timestamp" in ratings else np.zeros(len(users), np.int64)
+    )
     universe = data.movies["movie_id"].to_numpy(np.int32)
     cols = pd.Index(universe).get_indexer(movies)
     if (cols < 0).any():
@@ -281,7 +285,9 @@ def validation_split(data: MovieLens, split: RankingSplit, *, seed: int = 0) -> 
     inner = _TrainingView(data.name, split.train, data.movies)
     if split.kind == "time":
         return time_split(inner, train_fraction=split.train_fraction, like_threshold=split.like_threshold)
-    return ranking_split(inner, train_fraction=split.train_fraction, seed=seed, like_threshold=split.like_threshold)
+    return ranking_split(
+        inner, train_fraction=split.train_fraction, seed=seed, like_threshold=split.like_threshold
+    )
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,9 @@ def make_model(name: str, data: MovieLens, settings: dict[str, Any], seed: int):
     raise ValueError(f"unknown ranker {name!r}; choose one of {RANKERS}")
 
 
-def network_scores(data: MovieLens, split: RankingSplit, users: np.ndarray, cell: str, epochs: int, seed: int):
+def network_scores(
+    data: MovieLens, split: RankingSplit, users: np.ndarray, cell: str, epochs: int, seed: int
+):
     """Train ``cell``'s per-user genre network on each of ``users``' training rows of ``split``
     and wrap them for ranking (:class:`~recsys_utils.recommenders.GenreScores`)."""
     from recsys_utils.batched import train_users
@@ -161,7 +163,9 @@ def network_scores(data: MovieLens, split: RankingSplit, users: np.ndarray, cell
         train = np.isin(ds.movie_ids, split.train_movies(ds.user_id))
         X.append(ds.X[train].astype(np.uint8))
         y.append(ds.y[train])
-    result = train_users(X, y, np.asarray(users, np.int64), cell=cell, epochs=epochs, seed=seed, progress=False)
+    result = train_users(
+        X, y, np.asarray(users, np.int64), cell=cell, epochs=epochs, seed=seed, progress=False
+    )
     return GenreScores(result, data, name=cell)
 
 
@@ -335,7 +339,9 @@ def _autoencoder_grid(
             if done in wanted:
                 results[done] = res
 
-        model = make_model("autoencoder", data, {**rest, "epochs": max(wanted), "on_epoch_end": on_epoch_end}, seed)
+        model = make_model(
+            "autoencoder", data, {**rest, "epochs": max(wanted), "on_epoch_end": on_epoch_end}, seed
+        )
         model.fit_split(inner)
         label = ", ".join(f"{a}={b}" for a, b in rest.items()) or "defaults"
         curve[f"epoch ({label})"] = at
@@ -343,7 +349,6 @@ def _autoencoder_grid(
         for epochs, i in wanted.items():
             rows[i] = _grid_row(grid[i], results[epochs], metric)
     return [r for r in rows if r is not None], curve
-
 
 
 @dataclass
@@ -386,7 +391,14 @@ def ranking_family(
             kept = np.intersect1d(kept, np.asarray(split.user_ids, np.int64))
         for name, settings in models.items():
             run = ranking_run(
-                data, split, name, kept, settings=settings, k=k, networks=networks.get((name, seed)), store=store
+                data,
+                split,
+                name,
+                kept,
+                settings=settings,
+                k=k,
+                networks=networks.get((name, seed)),
+                store=store,
             )
             rows.append(run.per_user.assign(seed=seed))
             histories[(name, seed)] = run.history

@@ -120,7 +120,9 @@ class GenrePopularityRecommender(Recommender):
         liked = train["rating"].to_numpy() >= split.like_threshold
         universe = np.arange(self.n_patterns)
         if self.scope == "all":
-            model = Popularity(self.kind, prior_weight=self.prior_weight).fit(patterns, liked, universe=universe)
+            model = Popularity(self.kind, prior_weight=self.prior_weight).fit(
+                patterns, liked, universe=universe
+            )
             self._scores = model.score(universe)[None, :]
             self._row = {int(u): 0 for u in split.user_ids}
             return
