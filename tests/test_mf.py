@@ -11,7 +11,7 @@ pytest.importorskip("implicit")
 from recsys_utils.evaluation import roc_auc  # noqa: E402
 from recsys_utils.evaluation.ranking import evaluate_ranking  # noqa: E402
 from recsys_utils.evaluation.splits import ranking_split  # noqa: E402
-from recsys_utils.models.mf import MatrixFactorization, interaction_matrix  # noqa: E402
+from recsys_utils.models.mf import MatrixFactorization, MFParams, interaction_matrix, split_settings  # noqa: E402
 from recsys_utils.recommenders import MFRecommender, make_ranker  # noqa: E402
 
 
@@ -49,9 +49,8 @@ def _two_taste_groups(seed: int = 0) -> pd.DataFrame:
 @pytest.mark.parametrize("algorithm", ["als", "bpr"])
 def test_recovers_planted_taste_groups(algorithm):
     r = _two_taste_groups()
-    mf = MatrixFactorization(
-        algorithm, factors=4, iterations=30 if algorithm == "als" else 200, learning_rate=0.05, seed=0
-    ).fit(r)
+    params = MFParams(algorithm, factors=4, iterations=30 if algorithm == "als" else 200, learning_rate=0.05)
+    mf = MatrixFactorization(params, seed=0).fit(r)
     aucs = []
     for u in range(1, 41):
         unseen = np.setdiff1d(np.arange(30), r.loc[r["user_id"] == u, "movie_id"])
@@ -65,9 +64,9 @@ def test_recovers_planted_taste_groups(algorithm):
 @pytest.mark.parametrize("algorithm", ["als", "bpr"])
 def test_fit_is_deterministic_per_seed(algorithm):
     r = _two_taste_groups(1)
-    a = MatrixFactorization(algorithm, factors=8, seed=3).fit(r)
-    b = MatrixFactorization(algorithm, factors=8, seed=3).fit(r)
-    c = MatrixFactorization(algorithm, factors=8, seed=4).fit(r)
+    a = MatrixFactorization(MFParams(algorithm, factors=8), seed=3).fit(r)
+    b = MatrixFactorization(MFParams(algorithm, factors=8), seed=3).fit(r)
+    c = MatrixFactorization(MFParams(algorithm, factors=8), seed=4).fit(r)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     assert not np.array_equal(a.item_factors_, c.item_factors_)
@@ -76,7 +75,7 @@ def test_fit_is_deterministic_per_seed(algorithm):
 def test_scores_are_factor_dot_products_and_unknowns_handled():
     r = _two_taste_groups(2)
     movies = np.arange(35)  # 30..34: no feedback, still scored
-    mf = MatrixFactorization(factors=5, seed=0).fit(r, movie_ids=movies)
+    mf = MatrixFactorization(MFParams(factors=5), seed=0).fit(r, movie_ids=movies)
     assert mf.user_factors_.shape == (40, 5) and mf.item_factors_.shape == (35, 5)
     s = mf.score_batch([3, 7], [0, 31, 999])
     expected = mf.user_factors_[[2, 6]].astype(float) @ mf.item_factors_[[0, 31]].T.astype(float)
@@ -88,13 +87,13 @@ def test_scores_are_factor_dot_products_and_unknowns_handled():
     with pytest.raises(RuntimeError, match="fit"):
         MatrixFactorization().score(1, [0])
     with pytest.raises(ValueError, match="algorithm"):
-        MatrixFactorization("svd")
+        MFParams("svd")
 
 
 def test_feedback_choice_changes_the_model():
     r = _two_taste_groups(3)
-    likes = MatrixFactorization(factors=4, seed=0).fit(r)
-    rated = MatrixFactorization(factors=4, seed=0, feedback="rated").fit(r)
+    likes = MatrixFactorization(MFParams(factors=4), seed=0).fit(r)
+    rated = MatrixFactorization(MFParams(factors=4), seed=0, feedback="rated").fit(r)
     assert not np.allclose(likes.item_factors_, rated.item_factors_)
 
 
@@ -105,7 +104,7 @@ def test_one_user_recommender_hides_heldout_ratings(synthetic_ml1m):
     held = mine["movie_id"].to_numpy()[:5]
     rec = MFRecommender(factors=6, seed=0).fit(data, u, heldout_movie_ids=held)
     visible = data.ratings[~((data.ratings["user_id"] == u) & data.ratings["movie_id"].isin(held))]
-    ref = MatrixFactorization(factors=6, seed=0).fit(
+    ref = MatrixFactorization(MFParams(factors=6), seed=0).fit(
         visible,
         user_ids=np.sort(data.ratings["user_id"].unique()),
         movie_ids=data.movies["movie_id"].to_numpy(),
@@ -123,3 +122,12 @@ def test_mf_ranker_in_the_ranking_protocol(synthetic_ml1m):
     res = evaluate_ranking(ranker, split)
     assert res.model == "mf" and np.isfinite(res.summary["ndcg"]) and res.fit_time_s > 0
     assert (res.per_user["cut_tie_size"] == 1).all()  # real-valued scores: no ties
+
+
+def test_settings_split_into_hyperparameters_and_the_rest():
+    params, rest = split_settings({"factors": 4, "algorithm": "bpr", "seed": 3, "feedback": "rated"})
+    assert params == MFParams("bpr", factors=4) and rest == {"seed": 3, "feedback": "rated"}
+    assert (params.resolved_iterations, params.resolved_regularization) == (100, 0.01)
+    assert (MFParams().resolved_iterations, MFParams().resolved_regularization) == (15, 0.5)
+    with pytest.raises(ValueError, match="factors"):
+        MFParams(factors=0)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -49,7 +50,14 @@ from recsys_utils.features import LIKE_THRESHOLD
 if TYPE_CHECKING:  # pragma: no cover
     import scipy.sparse
 
-__all__ = ["ALGORITHMS", "FEEDBACK", "MatrixFactorization", "interaction_matrix"]
+__all__ = [
+    "ALGORITHMS",
+    "FEEDBACK",
+    "MFParams",
+    "MatrixFactorization",
+    "interaction_matrix",
+    "split_settings",
+]
 
 #: Algorithms of :class:`MatrixFactorization`.
 ALGORITHMS: tuple[str, ...] = ("als", "bpr")
@@ -97,16 +105,64 @@ def interaction_matrix(
     return out
 
 
+@dataclass(frozen=True)
+class MFParams:
+    """The factorisation's hyperparameters (checked when made).
+
+    Attributes:
+        algorithm: ``"als"`` (default) or ``"bpr"`` (module docstring).
+        factors: latent dimensions.
+        regularization: L2 penalty (``None``: 0.5 for ALS, 0.01 for BPR).
+        iterations: ALS sweeps, or BPR epochs (``None``: 15, 100).
+        alpha: ALS confidence scale (``1 + alpha`` on positive entries).
+        learning_rate: BPR step size.
+    """
+
+    algorithm: Literal["als", "bpr"] = "als"
+    factors: int = 16
+    regularization: float | None = None
+    iterations: int | None = None
+    alpha: float = 5.0
+    learning_rate: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.factors < 1:
+            raise ValueError(f"factors must be positive, got {self.factors}")
+
+    @property
+    def resolved_regularization(self) -> float:
+        """The L2 penalty used: the given one, else the algorithm's default."""
+        if self.regularization is not None:
+            return self.regularization
+        return 0.5 if self.algorithm == "als" else 0.01
+
+    @property
+    def resolved_iterations(self) -> int:
+        """The sweeps (ALS) or epochs (BPR) used: the given number, else the algorithm's default."""
+        if self.iterations is not None:
+            return self.iterations
+        return 15 if self.algorithm == "als" else 100
+
+
+#: The fields of :class:`MFParams`, for :func:`split_settings`.
+MF_PARAM_FIELDS: frozenset[str] = frozenset(f.name for f in fields(MFParams))
+
+
+def split_settings(settings: dict) -> tuple[MFParams, dict]:
+    """``settings`` as :class:`MFParams` and the other keywords of :class:`MatrixFactorization`
+    (``feedback``, ``like_threshold``, ``seed``, ``num_threads``)."""
+    hyper = {k: v for k, v in settings.items() if k in MF_PARAM_FIELDS}
+    rest = {k: v for k, v in settings.items() if k not in MF_PARAM_FIELDS}
+    return MFParams(**hyper), rest
+
+
 class MatrixFactorization:
     """Users and movies as ``factors``-dimensional vectors whose dot product ranks movies.
 
     Args:
-        algorithm: ``"als"`` (default) or ``"bpr"`` (module docstring).
-        factors: latent dimensions.
-        regularization: L2 penalty (default 0.5 for ALS, 0.01 for BPR).
-        iterations: ALS sweeps, or BPR epochs (default 15, 100).
-        alpha: ALS confidence scale (``1 + alpha`` on positive entries).
-        learning_rate: BPR step size.
+        params: the hyperparameters (:class:`MFParams`; default ALS with 16 factors).
         feedback: ``"likes"`` or ``"rated"`` (see :func:`interaction_matrix`).
         like_threshold: rating from which a movie counts as liked.
         seed: ``random_state`` of the factor initialisation (and BPR's sampling).
@@ -125,30 +181,21 @@ class MatrixFactorization:
 
     def __init__(
         self,
-        algorithm: Literal["als", "bpr"] = "als",
+        params: MFParams | None = None,
         *,
-        factors: int = 16,
-        regularization: float | None = None,
-        iterations: int | None = None,
-        alpha: float = 5.0,
-        learning_rate: float = 0.01,
         feedback: Literal["likes", "rated"] = "likes",
         like_threshold: int = LIKE_THRESHOLD,
         seed: int = 0,
         num_threads: int = 1,
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        params = params or MFParams()
         if feedback not in FEEDBACK:
             raise ValueError(f"feedback must be one of {FEEDBACK}, got {feedback!r}")
-        if factors < 1:
-            raise ValueError(f"factors must be positive, got {factors}")
-        self.algorithm, self.factors = algorithm, factors
-        self.regularization = (
-            regularization if regularization is not None else (0.5 if algorithm == "als" else 0.01)
-        )
-        self.iterations = iterations if iterations is not None else (15 if algorithm == "als" else 100)
-        self.alpha, self.learning_rate = alpha, learning_rate
+        self.params = params
+        self.algorithm, self.factors = params.algorithm, params.factors
+        self.regularization = params.resolved_regularization
+        self.iterations = params.resolved_iterations
+        self.alpha, self.learning_rate = params.alpha, params.learning_rate
         self.feedback, self.like_threshold = feedback, like_threshold
         self.seed, self.num_threads = seed, num_threads
         self.user_factors_: np.ndarray | None = None

@@ -226,10 +226,11 @@ class MFRecommender(Recommender):
         self.mf = None
 
     def _fit_user(self) -> None:
-        from recsys_utils.models.mf import MatrixFactorization
+        from recsys_utils.models.mf import MatrixFactorization, split_settings
 
         data = self._require_data()
-        self.mf = MatrixFactorization(**self.mf_kw).fit(
+        params, rest = split_settings(self.mf_kw)
+        self.mf = MatrixFactorization(params, **rest).fit(
             self.visible_ratings(),
             user_ids=np.sort(data.ratings["user_id"].unique()),
             movie_ids=data.movies["movie_id"].to_numpy(),
@@ -237,9 +238,10 @@ class MFRecommender(Recommender):
         self.fit_time_s = self.mf.fit_time_s
 
     def _fit_split(self, split: TrainingRatings) -> None:
-        from recsys_utils.models.mf import MatrixFactorization
+        from recsys_utils.models.mf import MatrixFactorization, split_settings
 
-        self.mf = MatrixFactorization(like_threshold=split.like_threshold, **self.mf_kw)
+        params, rest = split_settings(self.mf_kw)
+        self.mf = MatrixFactorization(params, like_threshold=split.like_threshold, **rest)
         self.mf.fit(split.train, user_ids=split.user_ids, movie_ids=split.movie_ids)
 
     def score_batch(
