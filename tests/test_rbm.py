@@ -13,6 +13,7 @@ from recsys_utils.models.rbm import (
     REPORT_LOOP_N_TRAIN_USERS,
     REPORT_N_TRAIN_USERS,
     REPORT_PRINTED_ERRORS,
+    RBMParams,
     batch_bounds,
     report_batches,
     report_n_train_users,
@@ -62,7 +63,7 @@ def test_one_cd1_update_matches_hand_written_numpy():
     W0 = rng.normal(0, 0.5, (7, 3)).astype(np.float32)
     bv0 = rng.normal(0, 0.5, 7).astype(np.float32)
     bh0 = rng.normal(0, 0.5, 3).astype(np.float32)
-    model = RBM(n_hidden=3, learning_rate=0.7)
+    model = RBM(RBMParams(n_hidden=3, learning_rate=0.7))
     model.W_, model.b_visible_, model.b_hidden_ = W0.copy(), bv0.copy(), bh0.copy()
     model.partial_fit(V)
     W1, bv1, bh1 = _cd1_reference(V, W0, bv0, bh0, 0.7)
@@ -76,7 +77,7 @@ def test_float64_update_matches_reference_tightly():
     V = _ratings(5, 6, seed=9)
     rng = np.random.default_rng(2)
     W0, bv0, bh0 = rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=2)
-    model = RBM(n_hidden=2, learning_rate=0.3, dtype=np.float64)
+    model = RBM(RBMParams(n_hidden=2, learning_rate=0.3), dtype=np.float64)
     model.W_, model.b_visible_, model.b_hidden_ = W0.copy(), bv0.copy(), bh0.copy()
     model.partial_fit(V)
     assert model.W_.dtype == np.float64
@@ -89,7 +90,7 @@ def test_float64_update_matches_reference_tightly():
 
 def test_fit_one_epoch_from_zero_init_matches_reference_and_error():
     V = _ratings(11, 8, seed=4)  # report batching with bs=5: rows 0:5 and 5:10, row 10 dropped
-    model = RBM(n_hidden=4, batch_size=5, epochs=1).fit(V)
+    model = RBM(RBMParams(n_hidden=4, batch_size=5, epochs=1)).fit(V)
     W = np.zeros((8, 4))
     bv, bh = np.zeros(8), np.zeros(4)
     for s, e in [(0, 5), (5, 10)]:
@@ -104,11 +105,11 @@ def test_fit_one_epoch_from_zero_init_matches_reference_and_error():
 # ----------------------------------------------------------- initialisation
 def test_zero_init_keeps_hidden_units_identical_normal_init_does_not():
     V = _two_taste_matrix()
-    zeros = RBM(n_hidden=5, batch_size=20, epochs=5).fit(V)
+    zeros = RBM(RBMParams(n_hidden=5, batch_size=20, epochs=5)).fit(V)
     assert np.allclose(zeros.W_, zeros.W_[:, :1], atol=1e-6)
     assert np.allclose(zeros.b_hidden_, zeros.b_hidden_[0], atol=1e-6)
     assert np.abs(zeros.W_).max() > 1e-3  # trained, not still zero
-    normal = RBM(n_hidden=5, batch_size=20, epochs=5, init="normal", seed=0).fit(V)
+    normal = RBM(RBMParams(n_hidden=5, batch_size=20, epochs=5, init="normal"), seed=0).fit(V)
     spread = np.abs(normal.W_ - normal.W_[:, :1]).max()
     assert spread > 1e-3
 
@@ -116,7 +117,7 @@ def test_zero_init_keeps_hidden_units_identical_normal_init_does_not():
 def test_error_falls_on_structured_matrix():
     V = _two_taste_matrix()
     for kwargs in ({}, {"init": "normal", "learning_rate": 0.5}, {"sampling": True, "init": "normal"}):
-        model = RBM(n_hidden=6, batch_size=20, epochs=30, **kwargs).fit(V)
+        model = RBM(RBMParams(n_hidden=6, batch_size=20, epochs=30, **kwargs)).fit(V)
         assert model.errors_[-1] < 0.5 * model.errors_[0], kwargs
         # the structure is learnt: scores of each user's own half beat the other half
         scores = model.reconstruct(V)
@@ -127,8 +128,8 @@ def test_error_falls_on_structured_matrix():
 
 def test_cd_k_runs_more_gibbs_steps():
     V = _two_taste_matrix()
-    one = RBM(n_hidden=4, batch_size=20, epochs=2, init="normal", cd_k=1).fit(V)
-    three = RBM(n_hidden=4, batch_size=20, epochs=2, init="normal", cd_k=3).fit(V)
+    one = RBM(RBMParams(n_hidden=4, batch_size=20, epochs=2, init="normal", cd_k=1)).fit(V)
+    three = RBM(RBMParams(n_hidden=4, batch_size=20, epochs=2, init="normal", cd_k=3)).fit(V)
     assert not np.allclose(one.W_, three.W_)
     assert three.errors_[-1] < three.errors_[0]
 
@@ -144,10 +145,10 @@ def test_report_batches_follow_the_zip_range_loop(n, bs, expected):
     assert len(loop) == expected
     assert all(e - s == bs for s, e in loop)
     if expected:
-        model = RBM(n_hidden=2, batch_size=bs, epochs=1).fit(np.zeros((n, 3), np.float32))
+        model = RBM(RBMParams(n_hidden=2, batch_size=bs, epochs=1)).fit(np.zeros((n, 3), np.float32))
     else:
         with pytest.warns(RuntimeWarning, match="no batch"):
-            model = RBM(n_hidden=2, batch_size=bs, epochs=1).fit(np.zeros((n, 3), np.float32))
+            model = RBM(RBMParams(n_hidden=2, batch_size=bs, epochs=1)).fit(np.zeros((n, 3), np.float32))
         assert np.all(model.W_ == 0)
     assert model.n_batches_ == expected
 
@@ -156,11 +157,11 @@ def test_rows_outside_the_report_batches_do_not_train():
     V = _ratings(10, 6, seed=7)  # bs=5: one batch (0:5); rows 5:10 are the dropped full batch
     other = V.copy()
     other[5:] = _ratings(5, 6, seed=8)
-    a = RBM(n_hidden=3, batch_size=5, epochs=3).fit(V)
-    b = RBM(n_hidden=3, batch_size=5, epochs=3).fit(other)
+    a = RBM(RBMParams(n_hidden=3, batch_size=5, epochs=3)).fit(V)
+    b = RBM(RBMParams(n_hidden=3, batch_size=5, epochs=3)).fit(other)
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.errors_ != b.errors_  # but they count in the error, as in the report
-    c = RBM(n_hidden=3, batch_size=5, epochs=3, batching="drop_last").fit(other)
+    c = RBM(RBMParams(n_hidden=3, batch_size=5, epochs=3, batching="drop_last")).fit(other)
     assert c.n_batches_ == 2 and not np.array_equal(a.W_, c.W_)
 
 
@@ -192,9 +193,9 @@ def test_report_training_users_loop_appends_one_more_than_intended():
 def test_sampling_is_deterministic_per_seed():
     V = _two_taste_matrix()
     kw = dict(n_hidden=4, batch_size=20, epochs=3, init="normal", sampling=True)
-    a = RBM(seed=1, **kw).fit(V)
-    b = RBM(seed=1, **kw).fit(V)
-    c = RBM(seed=2, **kw).fit(V)
+    a = RBM(RBMParams(**kw), seed=1).fit(V)
+    b = RBM(RBMParams(**kw), seed=1).fit(V)
+    c = RBM(RBMParams(**kw), seed=2).fit(V)
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.errors_ == b.errors_
     assert not np.array_equal(a.W_, c.W_)
@@ -202,7 +203,7 @@ def test_sampling_is_deterministic_per_seed():
 
 def test_shapes_ranges_and_timings():
     V = _ratings(40, 9)
-    model = RBM(n_hidden=5, batch_size=10, epochs=4, init="normal").fit(V)
+    model = RBM(RBMParams(n_hidden=5, batch_size=10, epochs=4, init="normal")).fit(V)
     assert model.W_.shape == (9, 5) and model.W_.dtype == np.float32
     assert model.b_visible_.shape == (9,) and model.b_hidden_.shape == (5,)
     H = model.transform(V[:7])
@@ -220,7 +221,7 @@ def test_shapes_ranges_and_timings():
 
 
 def test_verbose_progress_bar_runs(capsys):
-    RBM(n_hidden=2, batch_size=5, epochs=2, verbose=True).fit(_ratings(12, 4))
+    RBM(RBMParams(n_hidden=2, batch_size=5, epochs=2), verbose=True).fit(_ratings(12, 4))
     assert "RBM" in capsys.readouterr().err
 
 
@@ -258,12 +259,12 @@ def test_real_ml1m_reconstruction_errors_match_the_report():
     # The loop as written (1,501 users) reproduces the printed log closely.
     V = _report_rbm_matrix(d, REPORT_LOOP_N_TRAIN_USERS)
     assert V.shape == (1501, 3883)
-    model = RBM(epochs=10).fit(V)
+    model = RBM(RBMParams(epochs=10)).fit(V)
     assert model.n_batches_ == 10
     assert model.errors_[0] == pytest.approx(REPORT_PRINTED_ERRORS[0], abs=2e-5)
     np.testing.assert_allclose(model.errors_, REPORT_PRINTED_ERRORS, rtol=0.01)
     # Our default, the stated 1,500 users: nine batches, same range as printed.
-    model = RBM(epochs=10).fit(_report_rbm_matrix(d, REPORT_N_TRAIN_USERS))
+    model = RBM(RBMParams(epochs=10)).fit(_report_rbm_matrix(d, REPORT_N_TRAIN_USERS))
     assert model.n_batches_ == 9
     assert 0.025 < model.errors_[0] < 0.030
     assert model.errors_[-1] < 0.020

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -75,6 +76,8 @@ from recsys_utils.report import RBM_N_TRAIN_USERS as REPORT_N_TRAIN_USERS
 from recsys_utils.report import RBM_PRINTED_ERRORS as REPORT_PRINTED_ERRORS
 
 __all__ = [
+    "RBMParams",
+    "split_settings",
     "REPORT_N_TRAIN_USERS",
     "REPORT_LOOP_N_TRAIN_USERS",
     "REPORT_N_HIDDEN",
@@ -149,10 +152,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class RBM:
-    """Bernoulli RBM trained by contrastive divergence; the report's settings by default.
+@dataclass(frozen=True)
+class RBMParams:
+    """The RBM's hyperparameters, the report's by default (checked when made).
 
-    Args:
+    Attributes:
         n_hidden: hidden units (report: 30).
         learning_rate: step size ``alpha`` (report: 1.0).
         batch_size: users per batch (report: 150).
@@ -162,13 +166,54 @@ class RBM:
             ``n``, even a full one).
         init: ``"zeros"`` (report: W, b_v, b_h all zero; the hidden units
             then start, and in exact arithmetic stay, identical: effectively
-            one hidden unit; see "Zero init and rounding" below) or
+            one hidden unit; see "Zero init and rounding" in :class:`RBM`) or
             ``"normal"`` (``W ~ N(0, init_scale**2)``, biases zero, seeded).
         init_scale: standard deviation of the ``"normal"`` initialisation.
         sampling: ``False`` (report) propagates probabilities; ``True`` samples
             binary hidden states (Bernoulli, seeded) to drive the Gibbs chain,
             while the statistics use probabilities (Hinton's practical guide).
         cd_k: Gibbs steps of CD-k (report: 1).
+    """
+
+    n_hidden: int = REPORT_N_HIDDEN
+    learning_rate: float = REPORT_LEARNING_RATE
+    batch_size: int = REPORT_BATCH_SIZE
+    epochs: int = REPORT_EPOCHS
+    batching: Batching = "report"
+    init: Literal["zeros", "normal"] = "zeros"
+    init_scale: float = 0.01
+    sampling: bool = False
+    cd_k: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_hidden <= 0:
+            raise ValueError(f"n_hidden must be positive, got {self.n_hidden}")
+        if self.cd_k < 1:
+            raise ValueError(f"cd_k must be >= 1, got {self.cd_k}")
+        if self.init not in ("zeros", "normal"):
+            raise ValueError(f"init must be 'zeros' or 'normal', got {self.init!r}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        batch_bounds(0, self.batch_size, self.batching)  # validates batch_size and batching
+
+
+#: The fields of :class:`RBMParams`, for :func:`split_settings`.
+RBM_PARAM_FIELDS: frozenset[str] = frozenset(f.name for f in fields(RBMParams))
+
+
+def split_settings(settings: dict) -> tuple[RBMParams, dict]:
+    """``settings`` as :class:`RBMParams` and the other keywords of :class:`RBM` (``seed``,
+    ``dtype``, ``verbose``)."""
+    hyper = {k: v for k, v in settings.items() if k in RBM_PARAM_FIELDS}
+    rest = {k: v for k, v in settings.items() if k not in RBM_PARAM_FIELDS}
+    return RBMParams(**hyper), rest
+
+
+class RBM:
+    """Bernoulli RBM trained by contrastive divergence; the report's settings by default.
+
+    Args:
+        params: the hyperparameters (:class:`RBMParams`; default: the report's).
         seed: seed of the initialisation and of the sampling.
         dtype: ``np.float32`` (the report's TensorFlow ``"float"``) or
             ``np.float64``.
@@ -200,40 +245,25 @@ class RBM:
 
     def __init__(
         self,
-        n_hidden: int = REPORT_N_HIDDEN,
+        params: RBMParams | None = None,
         *,
-        learning_rate: float = REPORT_LEARNING_RATE,
-        batch_size: int = REPORT_BATCH_SIZE,
-        epochs: int = REPORT_EPOCHS,
-        batching: Batching = "report",
-        init: Literal["zeros", "normal"] = "zeros",
-        init_scale: float = 0.01,
-        sampling: bool = False,
-        cd_k: int = 1,
         seed: int | None = 0,
         dtype: type[np.floating] = np.float32,
         verbose: bool = False,
     ) -> None:
-        if n_hidden <= 0:
-            raise ValueError(f"n_hidden must be positive, got {n_hidden}")
-        if cd_k < 1:
-            raise ValueError(f"cd_k must be >= 1, got {cd_k}")
-        if init not in ("zeros", "normal"):
-            raise ValueError(f"init must be 'zeros' or 'normal', got {init!r}")
-        if epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {epochs}")
+        params = params or RBMParams()
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-        batch_bounds(0, batch_size, batching)  # validates batch_size and batching
-        self.n_hidden = n_hidden
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.batching = batching
-        self.init = init
-        self.init_scale = init_scale
-        self.sampling = sampling
-        self.cd_k = cd_k
+        self.params = params
+        self.n_hidden = params.n_hidden
+        self.learning_rate = params.learning_rate
+        self.batch_size = params.batch_size
+        self.epochs = params.epochs
+        self.batching = params.batching
+        self.init = params.init
+        self.init_scale = params.init_scale
+        self.sampling = params.sampling
+        self.cd_k = params.cd_k
         self.seed = seed
         self.dtype = np.dtype(dtype).type
         self.verbose = verbose

@@ -73,9 +73,10 @@ class RBMRecommender(Recommender):
         self._input: np.ndarray | None = None
 
     def _train(self, values: np.ndarray) -> None:
-        from recsys_utils.models.rbm import RBM
+        from recsys_utils.models.rbm import RBM, split_settings
 
-        self.rbm = RBM(epochs=self.epochs, seed=self.seed, verbose=self.verbose, **self.rbm_kw)
+        params, rest = split_settings({"epochs": self.epochs, **self.rbm_kw})
+        self.rbm = RBM(params, seed=self.seed, verbose=bool(self.verbose), **rest)
         self.rbm.fit(values)
         self.epoch_times_s = list(self.rbm.epoch_times_s)
         self.history = {"reconstruction_mse": list(self.rbm.errors_)}
