@@ -295,9 +295,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     def batched(ids: list[int], backend: str = backends[0]) -> Any:
         if backend == "tf":
+            from recsys_utils.batched_tf import TFOptions
             from recsys_utils.batched_tf import train_users as train
 
-            extra: dict[str, Any] = {"device": device.kind, "groups": args.tf_groups}
+            extra: dict[str, Any] = {"options": TFOptions(device=device.kind, groups=args.tf_groups)}
         else:
             train, extra = train_users, {"n_threads": args.threads}
         res = train(

@@ -166,6 +166,7 @@ def multi_user_trainer(device: Device | str | None = None) -> Callable[..., Any]
         from recsys_utils.batched import train_users
 
         return train_users
+    from recsys_utils.batched_tf import TFOptions
     from recsys_utils.batched_tf import train_users as train_users_tf
 
-    return functools.partial(train_users_tf, device=dev.kind)
+    return functools.partial(train_users_tf, options=TFOptions(device=dev.kind))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recsys_utils.batched import REPORT_LSTM, REPORT_MODIFIED, Network, init_weights, train_users
-from recsys_utils.batched_tf import pad_users
+from recsys_utils.batched_tf import TFOptions, pad_users
 from recsys_utils.batched_tf import train_users as train_users_tf
 
 SIZES = (20, 33, 47, 58, 7)  # rows of the synthetic users: not multiples of 10, one below 10
@@ -69,7 +69,7 @@ def _both(net: Network, jit_compile: bool, **kw):
     w0 = init_weights(IDS, cell=net.cell, seed=5, units=net.units)
     common = dict(network=net, epochs=4, shuffle=False, initial_weights=w0, progress=False, **kw)
     ref = train_users(Xs, ys, IDS, **common)
-    got = train_users_tf(Xs, ys, IDS, jit_compile=jit_compile, **common)
+    got = train_users_tf(Xs, ys, IDS, options=TFOptions(jit_compile=jit_compile), **common)
     return Xs, w0, ref, got
 
 
@@ -111,14 +111,15 @@ def test_padded_batches_leave_a_user_untouched():
     shuffling on) ends where it ends trained alone: padding steps nothing, and its random
     stream is its own."""
     Xs, ys = _users()
-    kw = dict(epochs=3, progress=False, jit_compile=False, seed=2)
-    together = train_users_tf(Xs, ys, IDS, **kw)
-    alone = train_users_tf(Xs[-1:], ys[-1:], IDS[-1:], **kw)
+    kw = dict(epochs=3, progress=False, seed=2)
+    graph = TFOptions(jit_compile=False)
+    together = train_users_tf(Xs, ys, IDS, options=graph, **kw)
+    alone = train_users_tf(Xs[-1:], ys[-1:], IDS[-1:], options=graph, **kw)
     assert together.adam_steps[-1] == alone.adam_steps[0] == 3
     for wname, w in alone.weights.items():
         np.testing.assert_allclose(together.weights[wname][-1], w[0], rtol=0, atol=1e-6, err_msg=wname)
     # trained in groups (the largest users first, each group padded to its own largest)
-    grouped = train_users_tf(Xs, ys, IDS, groups=3, **kw)
+    grouped = train_users_tf(Xs, ys, IDS, options=TFOptions(jit_compile=False, groups=3), **kw)
     np.testing.assert_array_equal(grouped.adam_steps, together.adam_steps)
     np.testing.assert_allclose(grouped.loss_history, together.loss_history, rtol=0, atol=1e-6)
     for wname, w in together.weights.items():
@@ -196,7 +197,7 @@ def test_with_dropout_agrees_with_the_numba_trainer_in_distribution():
     ids = list(range(100, 200))
     kw = dict(epochs=10, learning_rate=1e-2, progress=False)
     ref = train_users(Xs, ys, ids, **kw)
-    got = train_users_tf(Xs, ys, ids, jit_compile=False, **kw)
+    got = train_users_tf(Xs, ys, ids, options=TFOptions(jit_compile=False), **kw)
 
     def accuracy(res):
         return float(np.mean([np.mean((p > 0.5) == (y > 0.5)) for p, y in zip(res.predict_proba(Xt), yt)]))
@@ -223,7 +224,7 @@ def test_pad_users_and_bad_input():
     with pytest.raises(ValueError, match="initial_weights"):
         train_users_tf(Xs, ys, initial_weights=init_weights([0]), progress=False)
     with pytest.raises(ValueError, match="groups must be >= 1"):
-        train_users_tf(Xs, ys, groups=0, progress=False)
+        train_users_tf(Xs, ys, options=TFOptions(groups=0), progress=False)
     with pytest.raises(TypeError, match="unknown training settings"):
         train_users_tf(Xs, ys, not_a_setting=1, progress=False)
     empty = train_users_tf(Xs[:1], ys[:1], epochs=0, progress=False)

@@ -90,11 +90,12 @@ def test_visible_gpus_agrees_with_tensorflow():
 
 def test_multi_user_trainer_follows_the_device(monkeypatch: pytest.MonkeyPatch, one_gpu):
     from recsys_utils.batched import train_users
+    from recsys_utils.batched_tf import TFOptions
     from recsys_utils.batched_tf import train_users as train_users_tf
 
     assert multi_user_trainer("cpu") is train_users
     gpu = multi_user_trainer("gpu")
-    assert gpu.func is train_users_tf and gpu.keywords == {"device": "gpu"}
+    assert gpu.func is train_users_tf and gpu.keywords == {"options": TFOptions(device="gpu")}
     monkeypatch.setenv(DEVICE_ENV, "cpu")
     assert multi_user_trainer() is train_users
 

@@ -38,7 +38,7 @@ Layout: ``streams`` (counter-based random numbers), ``network`` (forward pass an
 the user axis), ``step`` (Adam, the compiled epoch), ``driver`` (:func:`train_users`).
 """
 
-from recsys_utils.batched_tf.driver import pad_users, train_users
+from recsys_utils.batched_tf.driver import TFOptions, pad_users, train_users
 from recsys_utils.batched_tf.network import NetSpec
 
-__all__ = ["NetSpec", "pad_users", "train_users"]
+__all__ = ["NetSpec", "TFOptions", "pad_users", "train_users"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,32 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="epoch")
 
 
+@dataclass(frozen=True)
+class TFOptions:
+    """Where and how the TensorFlow trainer runs (results do not depend on them beyond
+    float32 round-off).
+
+    Attributes:
+        device: ``"auto"``, ``"cpu"`` or ``"gpu"`` (default: ``RECSYS_DEVICE``, else auto;
+            see :mod:`recsys_utils.device`).
+        jit_compile: compile each epoch with XLA (``tf.function(jit_compile=True)``).
+        groups: train the users in this many groups, one after the other (users sorted by
+            size, largest first, cut into groups of equal count): each group is padded only
+            to its own largest user, which saves most of the padding when a few users have
+            many rows (ML-1M: 151 batches for the largest, 11 on average), at the cost of one
+            compilation per group and of running the groups in sequence.  A user's result
+            does not depend on the grouping.
+    """
+
+    device: str | None = None
+    jit_compile: bool = True
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        if int(self.groups) < 1:
+            raise ValueError(f"groups must be >= 1, got {self.groups!r}")
+
+
 def train_users(
     X_list: Sequence[np.ndarray],
     y_list: Sequence[np.ndarray],
@@ -80,10 +107,8 @@ def train_users(
     network: Any = None,
     training: Any = None,
     initial_weights: dict[str, np.ndarray] | None = None,
-    device: str | None = None,
-    jit_compile: bool = True,
+    options: TFOptions | None = None,
     n_threads: int | None = None,
-    groups: int = 1,
     progress: bool = True,
     **settings: Any,
 ) -> BatchedResult:
@@ -103,17 +128,8 @@ def train_users(
         initial_weights: ``{name: (n_users, *shape)}`` as in ``ParamLayout``; default
             :func:`recsys_utils.batched.init_weights` with ``training.seed`` (the Numba
             trainer's initial weights).
-        device: ``"auto"``, ``"cpu"`` or ``"gpu"`` (default: ``RECSYS_DEVICE``, else auto;
-            see :mod:`recsys_utils.device`).
-        jit_compile: compile each epoch with XLA (``tf.function(jit_compile=True)``).
-        n_threads: accepted for drop-in use in place of the Numba trainer, and unused
-            (TensorFlow runs its own thread pools).
-        groups: train the users in this many groups, one after the other (users sorted by
-            size, largest first, cut into groups of equal count): each group is padded only
-            to its own largest user, which saves most of the padding when a few users have
-            many rows (ML-1M: 151 batches for the largest, 11 on average), at the cost of one
-            compilation per group and of running the groups in sequence.  A user's result
-            does not depend on the grouping.
+        options: device, XLA compilation and user groups (:class:`TFOptions`; default: the
+            device of ``RECSYS_DEVICE``, XLA, one group).
         progress: show a tqdm progress bar over epochs.
         **settings: fields of ``Network`` or ``Training`` replacing those of ``network`` /
             ``training`` (``cell="gru"``, ``epochs=20``, ``dropout=0.0``, ...).
@@ -125,21 +141,20 @@ def train_users(
         ``train_time_s`` the epochs' wall time, summed over the groups.
     """
     del n_threads  # TensorFlow's thread pools are set when it starts
+    options = options or TFOptions()
     net, fit = resolve(network, training, settings)
     Xs, ys, ids = _check_inputs(X_list, y_list, user_ids)
-    if int(groups) < 1:
-        raise ValueError(f"groups must be >= 1, got {groups!r}")
     n_attributes = Xs[0].shape[1] if Xs else _DEFAULT_ATTRIBUTES
     layout = net.layout(n_attributes)
     w0 = _initial_weights(layout, ids, net.cell, fit.seed, initial_weights)
-    run = epoch_function(NetSpec.of(net, n_attributes), AdamSpec.of(fit), bool(jit_compile))
-    target = resolve_device(device)
+    run = epoch_function(NetSpec.of(net, n_attributes), AdamSpec.of(fit), bool(options.jit_compile))
+    target = resolve_device(options.device)
     weights = {k: np.zeros_like(v) for k, v in w0.items()}
     steps = np.zeros(len(ids), np.int64)
     loss_hist = np.zeros((len(ids), fit.epochs), np.float32)
     compile_time = elapsed = 0.0
     by_size = np.argsort([-len(X) for X in Xs], kind="stable")  # largest first
-    for part in np.array_split(by_size, min(int(groups), max(len(ids), 1))):
+    for part in np.array_split(by_size, min(int(options.groups), max(len(ids), 1))):
         desc = f"training {len(part)} users ({net.cell}, {target.kind})" if progress else None
         out = _train_group(
             run,
