@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         n_users=args.users, n_rows=args.rows, epochs=args.batched_epochs, rounds=args.rounds
     )
     report = timing.batched_step_times(
-        n_users=args.users, n_rows=args.rows, epochs=args.batched_epochs, rounds=args.rounds
+        n_users=args.users,
+        n_rows=args.rows,
+        schedule=timing.StepSchedule(epochs=args.batched_epochs, rounds=args.rounds),
     )
     where = "GPU" if gpu else "CPU"
     parts = [

@@ -24,6 +24,7 @@ Which kernels run (say so next to every number):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -157,29 +158,38 @@ def batched_epoch_times(
     return _with_ratios(pd.DataFrame(rows), "user_epoch_s", "modified")
 
 
+@dataclass(frozen=True)
+class StepSchedule:
+    """How :func:`batched_step_times` trains each network: ``epochs`` per run, batches of
+    ``batch_size`` rows, ``rounds`` interleaved rounds (the order rotates every round)."""
+
+    epochs: int = 5
+    batch_size: int = 10
+    rounds: int = 3
+
+
 def batched_step_times(
     networks: Sequence[str] = ("modified-lstm", "lstm"),
     *,
-    X_list: Sequence[np.ndarray] | None = None,
-    y_list: Sequence[np.ndarray] | None = None,
+    users: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
     n_users: int = 50,
     n_rows: int = 110,
-    epochs: int = 5,
-    batch_size: int = 10,
-    rounds: int = 3,
+    schedule: StepSchedule | None = None,
     seed: int = 0,
     n_threads: int | None = None,
 ) -> pd.DataFrame:
     """Seconds per user-step (one Adam update of one user's network, a batch of
-    ``batch_size`` rows) of the report's recommenders in the batched trainer, interleaved in
-    rotated orders.
+    ``schedule.batch_size`` rows) of the report's recommenders in the batched trainer,
+    interleaved in rotated orders.
 
     Args:
         networks: names of ``recsys_utils.batched.REPORT_NETWORKS`` (``"modified-lstm"``:
             18 units, dropout; ``"lstm"``: 100 units, no dropout).
-        X_list, y_list: the users' rows ``(n_u, 18)``, ``(n_u,)`` (e.g. real users' training
-            rows); default ``n_users`` copies of :func:`synthetic_rows` (``n_rows`` rows).
-        epochs: epochs per run (every run trains each network on all users).
+        users: ``(X_list, y_list)``, the users' rows ``(n_u, 18)``, ``(n_u,)`` (e.g. real
+            users' training rows); default ``n_users`` copies of :func:`synthetic_rows`
+            (``n_rows`` rows).
+        schedule: epochs, batch size and rounds (:class:`StepSchedule`; every run trains each
+            network on all users).
 
     Returns:
         One row per (round, network): ``round``, ``model``, ``user_step_s`` (train time over
@@ -191,19 +201,22 @@ def batched_step_times(
     unknown = [n for n in networks if n not in REPORT_NETWORKS]
     if unknown:
         raise ValueError(f"unknown networks {unknown}; expected names from {list(REPORT_NETWORKS)}")
-    if X_list is None or y_list is None:
+    schedule = schedule or StepSchedule()
+    if users is None:
         X, y = synthetic_rows(n_rows, seed=seed)
         X_list, y_list = [X.astype(np.uint8)] * n_users, [y] * n_users
-    steps = sum(epochs * -(-len(y) // batch_size) for y in y_list)
+    else:
+        X_list, y_list = users
+    steps = sum(schedule.epochs * -(-len(y) // schedule.batch_size) for y in y_list)
     rows = []
-    for r in range(rounds):
+    for r in range(schedule.rounds):
         for name in _rotated(networks, r):
             res = train_users(
                 list(X_list),
                 list(y_list),
                 network=REPORT_NETWORKS[name],
-                epochs=epochs,
-                batch_size=batch_size,
+                epochs=schedule.epochs,
+                batch_size=schedule.batch_size,
                 seed=seed,
                 progress=False,
                 n_threads=n_threads,

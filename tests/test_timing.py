@@ -53,7 +53,9 @@ def test_batched_step_times_compares_the_reports_networks():
     from recsys_utils.timing import synthetic_rows
 
     X, y = synthetic_rows(12, seed=2)
-    frame = timing.batched_step_times(X_list=[X, X[:7]], y_list=[y, y[:7]], epochs=1, rounds=2)
+    frame = timing.batched_step_times(
+        users=([X, X[:7]], [y, y[:7]]), schedule=timing.StepSchedule(epochs=1, rounds=2)
+    )
     assert frame[["round", "model"]].values.tolist() == [
         [0, "modified-lstm"],
         [0, "lstm"],
