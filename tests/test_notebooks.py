@@ -26,9 +26,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "n_users": 12,
         "seeds": [0, 1],
         "epochs": 2,
-        "ranking_seeds": [1],
-        "rbm_epochs": 1,
-        "ae_epochs": 1,
+        "report_seeds": [0],
     },
     "06_ablation": {
         "n_users": 12,
