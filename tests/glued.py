@@ -88,3 +88,15 @@ def holm_loop(p: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out
+
+
+def notebook_run_parameters(chapter: str) -> dict[str, Any]:
+    """The parameters a chapter ran with: the literals of its ``parameters`` cell, overlaid by
+    :func:`notebook_params` (``params.yml``'s ``common`` and the chapter's own section)."""
+    path = notebook_path(chapter)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    params: dict[str, Any] = {}
+    exec("".join(cell["source"]), {}, params)  # the cell is plain assignments of literals
+    params.update(notebook_params(path.stem))
+    return params

@@ -22,12 +22,10 @@ ratings by timestamp, ties by movie id) and that every time-ordered user is belo
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import yaml
-from glued import NOTEBOOKS, glued, holm_loop, notebook_path
+from glued import NOTEBOOKS, glued, holm_loop, notebook_run_parameters
 from scipy.stats import wilcoxon
 
 G = glued("07")
@@ -39,19 +37,7 @@ CELLS = ("modified", "nfg", "lstm", "gru")
 STRATEGIES = ("initial model (stale)", "update: new rows", "update: old + new rows", "retrain from scratch")
 
 
-def _parameters() -> dict:
-    """The notebook's parameters as run: its parameters cell, overlaid by params.yml."""
-    nb = json.loads(notebook_path("07").read_text(encoding="utf-8"))
-    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    params: dict = {}
-    exec("".join(cell["source"]), {}, params)  # the cell is plain assignments of literals
-    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text()) or {}
-    params.update(config.get("common") or {})
-    params.update(config.get("07_interpretability") or {})
-    return params
-
-
-PARAMS = _parameters()
+PARAMS = notebook_run_parameters("07")
 
 
 def hodges_lehmann(d: np.ndarray) -> float:

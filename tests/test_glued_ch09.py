@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
-from glued import NOTEBOOKS, ROOT, glued, notebook_path
+from glued import ROOT, glued, notebook_run_parameters
 
 G = glued("09")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -36,19 +35,7 @@ def _half_unit(decimals: int) -> float:
     return 0.5 * 10.0**-decimals + 1e-9
 
 
-def _parameters() -> dict:
-    """The notebook's parameters as run: its parameters cell, overlaid by params.yml."""
-    nb = json.loads(notebook_path("09").read_text(encoding="utf-8"))
-    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    params: dict = {}
-    exec("".join(cell["source"]), {}, params)  # the cell is plain assignments of literals
-    config = yaml.safe_load((NOTEBOOKS / "params.yml").read_text()) or {}
-    params.update(config.get("common") or {})
-    params.update(config.get("09_scaling") or {})
-    return params
-
-
-PARAMS = _parameters()
+PARAMS = notebook_run_parameters("09")
 
 
 def _weights(units: int, embedding: int = 50, gates: int = 3) -> int:
