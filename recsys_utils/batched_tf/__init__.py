@@ -2,7 +2,7 @@
 
 The same networks and training as the Numba trainer :func:`recsys_utils.batched.train_users`
 (:class:`~recsys_utils.batched.Network`, :class:`~recsys_utils.batched.Training`,
-:data:`~recsys_utils.batched.REPORT_MODIFIED`, :data:`~recsys_utils.batched.REPORT_LSTM`;
+``recsys_utils.batched.REPORT_MODIFIED``, ``recsys_utils.batched.REPORT_LSTM``;
 the cells ``modified``, ``nfg``, ``lstm``, ``gru``; Keras 2's hard-sigmoid or a sigmoid output;
 Keras' binary cross-entropy; Adam; batches of ``batch_size`` rows, the last one smaller), with
 every user's weights, Adam moments and step count their own, but written for an accelerator:
@@ -17,7 +17,7 @@ the users are one more tensor axis.
 - One epoch (row order, dropout masks, every batch's forward pass, autodiff gradient and Adam
   update) is one ``tf.function(jit_compile=True)`` (XLA), the recurrence over the 18 steps
   unrolled; the Python loop only runs the epochs (and the groups).
-- Random numbers are counter-based (:mod:`recsys_utils.batched_tf.streams`): a hash of the
+- Random numbers are counter-based (``recsys_utils.batched_tf.streams``): a hash of the
   user's key and of (epoch, batch, row, step, unit), so a user's result does not depend on
   which users are trained alongside.  They are not the Numba trainer's SplitMix64 streams: the
   two trainers agree in distribution; with ``dropout=0``, ``shuffle=False`` and the same

@@ -57,8 +57,9 @@ def committed_result(name: str) -> Path:
         ``<repository>/benchmarks/results/name`` and the wheel's copy.
 
     Raises:
-        BadArgumentError: ``name`` is empty or names a folder (``/``, ``..``).
-        DataMissingError: no such file in any of these places; the message lists them.
+        recsys_utils.errors.BadArgumentError: ``name`` is empty or names a folder (``/``, ``..``).
+        recsys_utils.errors.DataMissingError: no such file in any of these places; the message
+            lists them.
     """
     if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
         raise BadArgumentError(
@@ -82,7 +83,8 @@ def committed_json(name: str) -> dict[str, Any]:
     """The committed result ``name`` (:func:`committed_result`) read as JSON.
 
     Raises:
-        BadArgumentError, DataMissingError: as :func:`committed_result`.
+        recsys_utils.errors.BadArgumentError: as :func:`committed_result`.
+        recsys_utils.errors.DataMissingError: as :func:`committed_result`.
         ValueError: the file is not valid JSON (naming the file).
     """
     path = committed_result(name)

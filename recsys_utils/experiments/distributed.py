@@ -20,7 +20,7 @@ that is a plain map over shards with no shared state.
 The store must be a folder every worker can write and the caller read (one machine, or a
 shared file system on a cluster). Its entries are written atomically (temporary folder, then
 rename) under a per-entry lock (``flock``), so workers writing different shards, or even the
-same one, never leave or read a half-written entry (:mod:`recsys_utils.experiments.entry`).
+same one, never leave or read a half-written entry (``recsys_utils.experiments.entry``).
 
 Shards are balanced by work: users are dealt, largest rating count first, to the shard with
 the least work so far. More shards than workers (``shards_per_worker``) keep every worker busy

@@ -59,14 +59,14 @@ def first_k_split(
     data: MovieLens, ds: UserDataset, n_test: int, order: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """A new user as they arrive: the pool is the user's ratings in time order, the test rows
-    their last ``n_test`` ratings (:func:`recsys_utils.interpret.timed.time_order`).
+    their last ``n_test`` ratings (:func:`recsys_utils.interpret.time_order`).
 
     A model "with k ratings" trains on ``pool[:k]``, the user's first ``k`` ratings, and is
     scored on ratings the user gave later. Only users with rating times are accepted.
 
     Args:
-        order: the user's :func:`~recsys_utils.interpret.timed.time_order` when already
-            computed (by :func:`~recsys_utils.interpret.timed.time_orders`).
+        order: the user's :func:`~recsys_utils.interpret.time_order` when already
+            computed (by :func:`~recsys_utils.interpret.time_orders`).
 
     Returns:
         ``pool`` ``(n - n_test,)`` (earliest first) and ``test`` ``(n_test,)`` row indices.
@@ -107,7 +107,7 @@ def cold_start_experiment(
     Protocol, per user and seed: ``order="time"`` (:func:`first_k_split`): the test rows are
     the user's last ``n_test`` ratings in time, the model "with k ratings" trains on the
     user's first ``k`` (the same rows for every seed; only users with rating times,
-    :func:`recsys_utils.interpret.timed.check_timed_users`). ``order="random"``
+    :func:`recsys_utils.interpret.check_timed_users`). ``order="random"``
     (:func:`cold_start_split`): ``n_test`` test rows and a pool drawn by the seed, the model
     trains on the first ``k`` pool rows. A fresh model per k (``epochs``, ``batch_size``,
     the seed's initial weights) is scored on the test rows. Compared on the same rows:

@@ -74,12 +74,12 @@ def arrival_split(
 ) -> ArrivalSplit:
     """Split a user's rows, in the order the user rated them, into initial / new / test.
 
-    The rows are put in time order (:func:`recsys_utils.interpret.timed.time_order`: users
+    The rows are put in time order (:func:`recsys_utils.interpret.time_order`: users
     with rating times only) and cut to the first ``max_rows`` (all when ``None``). Of these
     ``n`` rows the last ``max(1, round(test_fraction * n))`` are the test rows; of the ``m``
     earlier ones the first ``int(initial_fraction * m)`` are the initial batch, the rest
     arrive later. Nothing is random: every seed sees the same rows. ``order``: the user's
-    time order when already computed (:func:`recsys_utils.interpret.timed.time_orders`).
+    time order when already computed (:func:`recsys_utils.interpret.time_orders`).
     """
     if not 0 < test_fraction < 1 or not 0 < initial_fraction < 1:
         raise ValueError("test_fraction and initial_fraction must be in (0, 1)")
