@@ -26,8 +26,12 @@ from recsys_utils.errors import BadArgumentError, DataMissingError
 #: Environment variable naming a folder of result files that takes precedence.
 RESULTS_DIR_ENV = "RECSYS_RESULTS_DIR"
 #: ``benchmarks/results`` of the repository holding this package (absent in a wheel install).
+#:
+#: :meta hide-value:
 REPOSITORY_RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 #: The copy of ``benchmarks/results/*.json`` that the wheel ships inside the package.
+#:
+#: :meta hide-value:
 PACKAGED_RESULTS_DIR = Path(__file__).resolve().parents[1] / "committed_results"
 #: The suffix tried when a name is given without one (``"book_runtime"``).
 RESULT_SUFFIX = ".json"
