@@ -11,7 +11,8 @@ pytest.importorskip("implicit")
 from recsys_utils.evaluation import roc_auc  # noqa: E402
 from recsys_utils.evaluation.ranking import evaluate_ranking  # noqa: E402
 from recsys_utils.evaluation.splits import ranking_split  # noqa: E402
-from recsys_utils.models.mf import MatrixFactorization, MFParams, interaction_matrix, split_settings  # noqa: E402
+from recsys_utils.models.mf import MatrixFactorization, MFParams, interaction_matrix  # noqa: E402
+from recsys_utils.models.params import split_params  # noqa: E402
 from recsys_utils.recommenders import MFRecommender, make_ranker  # noqa: E402
 
 
@@ -125,7 +126,7 @@ def test_mf_ranker_in_the_ranking_protocol(synthetic_ml1m):
 
 
 def test_settings_split_into_hyperparameters_and_the_rest():
-    params, rest = split_settings({"factors": 4, "algorithm": "bpr", "seed": 3, "feedback": "rated"})
+    params, rest = split_params(MFParams, {"factors": 4, "algorithm": "bpr", "seed": 3, "feedback": "rated"})
     assert params == MFParams("bpr", factors=4) and rest == {"seed": 3, "feedback": "rated"}
     assert (params.resolved_iterations, params.resolved_regularization) == (100, 0.01)
     assert (MFParams().resolved_iterations, MFParams().resolved_regularization) == (15, 0.5)

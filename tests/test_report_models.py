@@ -50,10 +50,14 @@ def test_rows_hold_every_model_user_and_seed(tiny_rows):
 
 def test_the_lstm_model_is_the_reports_lstm_recommender():
     from recsys_utils.batched import REPORT_LSTM
+    from recsys_utils.batched.config import resolve
 
+    # what the population run trains for ("lstm", settings): train_users(cell=..., **settings)
+    # on its default network, every field compared (units, activations, dropout, output, ...)
     cell, settings = rm.REPORT_MODEL_SPECS["report-lstm"]
-    assert cell == REPORT_LSTM.cell
-    assert all(getattr(REPORT_LSTM, k) == v for k, v in settings.items())
+    network, _ = resolve(None, None, {"cell": cell, **settings})
+    assert network == REPORT_LSTM
+    assert settings["units"] == 100 and settings["dropout"] == 0.0
     assert rm.REPORT_MODEL_SPECS["report-modified"] == ("modified", {})
 
 

@@ -18,16 +18,14 @@ are trained here on the split's training rows (18 flags, like = 4-5 stars), with
 settings and ``epochs``.
 
 The key of an entry: the split (kind, seed, training fraction, users), the model and its
-settings, the evaluated users and ``k``, the data fingerprint, the package's code digest
-(every entry of the store carries it) and :func:`module_digest` of this module.
+settings, the evaluated users and ``k``, the data fingerprint and the package's code digest
+(every entry of the store carries it; this module is one of the files it covers).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,12 +72,6 @@ RANKERS: tuple[str, ...] = (
 )
 #: The autoencoder's validation curve is read every this many epochs (and at each grid point).
 CURVE_EVERY = 5
-
-
-def module_digest() -> str:
-    """SHA-256 (16 hex digits) of this module's source: part of every entry's key, as the
-    store's own code digest (``COMPUTING_CODE``) does not list this file."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 #: Seed of the inner (validation) split of a random split, distinct from the split seeds.
@@ -213,7 +205,6 @@ def ranking_run(
         "users": [int(u) for u in users],
         "k": int(k),
         "networks": "population-run" if from_population else None,
-        "code": module_digest(),
     }
 
     def compute() -> dict[str, Any]:
@@ -272,7 +263,6 @@ def tune_ranker(
         "users": [int(u) for u in users],
         "k": int(k),
         "metric": metric,
-        "code": module_digest(),
     }
 
     def compute() -> dict[str, Any]:

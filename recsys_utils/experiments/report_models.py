@@ -22,6 +22,7 @@ import datetime as _dt
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils import __version__, report
+from recsys_utils.batched.config import REPORT_LSTM, REPORT_MODIFIED
 from recsys_utils.population import PopulationSpec, run_population
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,14 +48,14 @@ __all__ = [
 #: The committed file chapter 05 reads (:func:`recsys_utils.experiments.committed.committed_result`).
 REPORT_MODELS_FILE = "report_models.json"
 
-#: The report's LSTM recommender as settings of the batched trainer: the ``"lstm"`` cell with
-#: the fields of ``recsys_utils.batched.REPORT_LSTM`` (plain data, so that it can be stored).
+#: The report's LSTM recommender as settings of the batched trainer: the fields in which
+#: ``recsys_utils.batched.REPORT_LSTM`` differs from ``REPORT_MODIFIED`` (the population run's
+#: default network), the cell aside (the population run's ``"lstm"`` model sets it). Plain
+#: data, so that it can be stored.
 REPORT_LSTM_SETTINGS: dict[str, Any] = {
-    "units": report.LSTM_UNITS,
-    "dropout": 0.0,
-    "activation": "sigmoid",
-    "recurrent_activation": "sigmoid",
-    "output_activation": "sigmoid",
+    f.name: getattr(REPORT_LSTM, f.name)
+    for f in fields(REPORT_LSTM)
+    if f.name != "cell" and getattr(REPORT_LSTM, f.name) != getattr(REPORT_MODIFIED, f.name)
 }
 
 #: How each model of the file is trained, by its name in the file: the report's modified

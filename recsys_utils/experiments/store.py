@@ -108,6 +108,7 @@ COMPUTING_CODE: tuple[str, ...] = (
     "report.py",
     "experiments/codec.py",
     "experiments/population_runs.py",
+    "experiments/ranking_runs.py",
     "experiments/user_fits.py",
 )
 

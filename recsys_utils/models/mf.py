@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -56,7 +56,6 @@ __all__ = [
     "MFParams",
     "MatrixFactorization",
     "interaction_matrix",
-    "split_settings",
 ]
 
 #: Algorithms of :class:`MatrixFactorization`.
@@ -144,18 +143,6 @@ class MFParams:
         if self.iterations is not None:
             return self.iterations
         return 15 if self.algorithm == "als" else 100
-
-
-#: The fields of :class:`MFParams`, for :func:`split_settings`.
-MF_PARAM_FIELDS: frozenset[str] = frozenset(f.name for f in fields(MFParams))
-
-
-def split_settings(settings: dict) -> tuple[MFParams, dict]:
-    """``settings`` as :class:`MFParams` and the other keywords of :class:`MatrixFactorization`
-    (``feedback``, ``like_threshold``, ``seed``, ``num_threads``)."""
-    hyper = {k: v for k, v in settings.items() if k in MF_PARAM_FIELDS}
-    rest = {k: v for k, v in settings.items() if k not in MF_PARAM_FIELDS}
-    return MFParams(**hyper), rest
 
 
 class MatrixFactorization:

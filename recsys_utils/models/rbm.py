@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -77,7 +77,6 @@ from recsys_utils.report import RBM_PRINTED_ERRORS as REPORT_PRINTED_ERRORS
 
 __all__ = [
     "RBMParams",
-    "split_settings",
     "REPORT_N_TRAIN_USERS",
     "REPORT_LOOP_N_TRAIN_USERS",
     "REPORT_N_HIDDEN",
@@ -195,18 +194,6 @@ class RBMParams:
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         batch_bounds(0, self.batch_size, self.batching)  # validates batch_size and batching
-
-
-#: The fields of :class:`RBMParams`, for :func:`split_settings`.
-RBM_PARAM_FIELDS: frozenset[str] = frozenset(f.name for f in fields(RBMParams))
-
-
-def split_settings(settings: dict) -> tuple[RBMParams, dict]:
-    """``settings`` as :class:`RBMParams` and the other keywords of :class:`RBM` (``seed``,
-    ``dtype``, ``verbose``)."""
-    hyper = {k: v for k, v in settings.items() if k in RBM_PARAM_FIELDS}
-    rest = {k: v for k, v in settings.items() if k not in RBM_PARAM_FIELDS}
-    return RBMParams(**hyper), rest
 
 
 class RBM:

@@ -73,9 +73,10 @@ class RBMRecommender(Recommender):
         self._input: np.ndarray | None = None
 
     def _train(self, values: np.ndarray) -> None:
-        from recsys_utils.models.rbm import RBM, split_settings
+        from recsys_utils.models.params import split_params
+        from recsys_utils.models.rbm import RBM, RBMParams
 
-        params, rest = split_settings({"epochs": self.epochs, **self.rbm_kw})
+        params, rest = split_params(RBMParams, {"epochs": self.epochs, **self.rbm_kw})
         self.rbm = RBM(params, seed=self.seed, verbose=bool(self.verbose), **rest)
         self.rbm.fit(values)
         self.epoch_times_s = list(self.rbm.epoch_times_s)
@@ -227,10 +228,11 @@ class MFRecommender(Recommender):
         self.mf = None
 
     def _fit_user(self) -> None:
-        from recsys_utils.models.mf import MatrixFactorization, split_settings
+        from recsys_utils.models.mf import MatrixFactorization, MFParams
+        from recsys_utils.models.params import split_params
 
         data = self._require_data()
-        params, rest = split_settings(self.mf_kw)
+        params, rest = split_params(MFParams, self.mf_kw)
         self.mf = MatrixFactorization(params, **rest).fit(
             self.visible_ratings(),
             user_ids=np.sort(data.ratings["user_id"].unique()),
@@ -239,9 +241,10 @@ class MFRecommender(Recommender):
         self.fit_time_s = self.mf.fit_time_s
 
     def _fit_split(self, split: TrainingRatings) -> None:
-        from recsys_utils.models.mf import MatrixFactorization, split_settings
+        from recsys_utils.models.mf import MatrixFactorization, MFParams
+        from recsys_utils.models.params import split_params
 
-        params, rest = split_settings(self.mf_kw)
+        params, rest = split_params(MFParams, self.mf_kw)
         self.mf = MatrixFactorization(params, like_threshold=split.like_threshold, **rest)
         self.mf.fit(split.train, user_ids=split.user_ids, movie_ids=split.movie_ids)
 
