@@ -5,6 +5,10 @@ Usage (from the repository root, MovieLens 1M through ``RECSYS_DATA_DIR`` or the
 
     python scripts/run_report_models.py --users 500 --seeds 0 1 2
     python scripts/run_report_models.py --users all --seeds 0 1 2 --out benchmarks/results/report_models_all.json
+    python scripts/run_report_models.py --merge runs/a.json runs/b.json --out benchmarks/results/report_models.json
+
+``--merge`` trains nothing: it joins files of the same users made separately (for example
+more seeds, run later) into one, each run's provenance kept (``merge_report_models``).
 
 Writes ``benchmarks/results/report_models.json`` by default (see
 :mod:`recsys_utils.experiments.report_models`: derived numbers only, never ratings). The users
@@ -48,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split and training seeds")
     parser.add_argument("--epochs", type=int, default=100, help="epochs (the report: 100)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", metavar="FILE", help="join these files into --out; train nothing"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.users != "all" and not (args.users.isdigit() and int(args.users) > 0):
         parser.error(f"--users must be a positive number or 'all', got {args.users!r}")
 
@@ -86,6 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_report_models(out, rows, provenance)
     print(f"wrote {len(rows)} rows to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out.name}")
+    return 0
+
+
+def merge(files: list[Path], out: Path) -> int:
+    """Join report-models files of the same users into ``out`` (see the module docstring)."""
+    sys.path.insert(0, str(ROOT))
+    from recsys_utils.experiments.report_models import (
+        merge_report_models,
+        read_report_models,
+        write_report_models,
+    )
+
+    rows, provenance = merge_report_models([read_report_models(f) for f in files])
+    out = out if out.is_absolute() else ROOT / out
+    write_report_models(out, rows, provenance)
+    print(
+        f"joined {len(files)} files ({len(provenance['parts'])} runs, seeds {provenance['seeds']}): {len(rows)} rows"
+    )
     return 0
 
 

@@ -111,6 +111,49 @@ def test_a_file_that_does_not_cover_the_request_is_not_used(synthetic_ml1m, tmp_
     assert "trained here" in where
 
 
+@pytest.fixture(scope="module")
+def two_runs(synthetic_ml1m, tiny_rows):
+    """Two runs of the same users: seed 0 (``tiny_rows``) and seed 1, each with its provenance."""
+    users, rows0, _ = tiny_rows
+    rows1, _ = rm.report_model_rows(synthetic_ml1m, users, [1], epochs=2)
+    shared = {"dataset": "synthetic", "data_fingerprint": "f", "users": 3, "sample_seed": 0, "epochs": 2}
+    return (
+        (rows0, {**shared, "seeds": [0], "command": "run a", "commit": "a" * 40}),
+        (rows1, {**shared, "seeds": [1], "command": "run b", "commit": "b" * 40}),
+    )
+
+
+def test_runs_of_the_same_users_join_into_one_file(two_runs, tmp_path):
+    rows, provenance = rm.merge_report_models(two_runs)
+    assert provenance["seeds"] == [0, 1] and len(rows) == len(two_runs[0][0]) + len(two_runs[1][0])
+    assert [run["command"] for run in provenance["parts"]] == ["run a", "run b"]
+    path = rm.write_report_models(tmp_path / "joined.json", rows, provenance)
+    back, back_provenance = rm.read_report_models(path)
+    pd.testing.assert_frame_equal(back, rows, check_dtype=False)
+    # a joined file joins again (its parts are kept, not nested)
+    more = two_runs[1][0].assign(seed=2)
+    again, provenance = rm.merge_report_models(
+        [(back, back_provenance), (more, {**two_runs[1][1], "seeds": [2]})]
+    )
+    assert provenance["seeds"] == [0, 1, 2] and len(provenance["parts"]) == 3
+    text = rm.describe_provenance(provenance, "joined")
+    assert "made in 3 runs" in text and "`run a`" in text and "`run b`" in text
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda rows, prov: (rows, {**prov, "epochs": 3}), "epochs"),
+        (lambda rows, prov: (rows, {**prov, "data_fingerprint": "g"}), "data_fingerprint"),
+        (lambda rows, prov: (rows.assign(seed=0), prov), r"seeds \[0\]"),
+        (lambda rows, prov: (rows[rows["user_id"] != rows["user_id"].iloc[0]], prov), "different users"),
+    ],
+)
+def test_runs_that_are_not_one_sample_are_not_joined(two_runs, change, match):
+    with pytest.raises(ValueError, match=match):
+        rm.merge_report_models([two_runs[0], change(*two_runs[1])])
+
+
 # ------------------------------------------------------------------ the committed run
 @pytest.fixture(scope="module")
 def committed():
@@ -120,9 +163,13 @@ def committed():
 @pytest.mark.realdata
 def test_the_committed_run_says_how_where_and_on_what_it_was_made(committed, real_ml1m):
     rows, provenance = committed
-    for key in ("command", "commit", "device", "written", "package_version", "train_seconds", "threads"):
-        assert provenance.get(key), key
-    assert len(provenance["commit"]) == 40 and not provenance["commit"].endswith("dirty")
+    runs = rm.provenance_parts(provenance)  # one run, or the runs the file joins
+    for run in runs:
+        for key in ("command", "commit", "device", "written", "package_version", "train_seconds", "threads"):
+            assert run.get(key), key
+        assert len(run["commit"]) == 40 and not run["commit"].endswith("dirty")
+        assert set(run["seeds"]) <= set(provenance["seeds"])
+    assert sorted(s for run in runs for s in run["seeds"]) == provenance["seeds"]
     assert provenance["data_fingerprint"] == data_fingerprint(real_ml1m)
     users = sample_users(real_ml1m, provenance["users"], seed=provenance["sample_seed"])
     assert set(rows["user_id"]) == set(users.tolist())
@@ -136,13 +183,14 @@ def test_the_committed_run_says_how_where_and_on_what_it_was_made(committed, rea
 @pytest.mark.slow
 def test_a_random_subset_of_the_committed_users_retrains_to_the_same_numbers(committed, real_ml1m):
     rows, provenance = committed
-    seed = provenance["seeds"][0]
     rng = np.random.default_rng(RECOMPUTE_SEED)
     users = np.sort(rng.choice(np.unique(rows["user_id"]), size=N_RECOMPUTED, replace=False))
-    fresh, _ = rm.report_model_rows(real_ml1m, users, [seed], epochs=provenance["epochs"])
-    stored = rows[rows["user_id"].isin(users) & (rows["seed"] == seed)]
+    # one seed of each run the file joins (each was made by its own command, at its own commit)
+    seeds = [int(rng.choice(run["seeds"])) for run in rm.provenance_parts(provenance)]
+    fresh, _ = rm.report_model_rows(real_ml1m, users, seeds, epochs=provenance["epochs"])
+    stored = rows[rows["user_id"].isin(users) & rows["seed"].isin(seeds)]
     merged = stored.merge(fresh, on=["user_id", "seed", "model"], suffixes=("_file", "_now"))
-    assert len(merged) == len(stored) == N_RECOMPUTED * len(rm.REPORT_MODEL_SPECS)
+    assert len(merged) == len(stored) == N_RECOMPUTED * len(seeds) * len(rm.REPORT_MODEL_SPECS)
     for _, r in merged.iterrows():
         assert (r["n_train_file"], r["n_test_file"]) == (r["n_train_now"], r["n_test_now"])
         assert r["test_like_rate_file"] == pytest.approx(r["test_like_rate_now"], abs=1e-6)

@@ -42,6 +42,7 @@ __all__ = [
     "report_model_rows",
     "write_report_models",
     "read_report_models",
+    "merge_report_models",
     "report_models_for",
 ]
 
@@ -85,6 +86,14 @@ REPORT_MODEL_COLUMNS: tuple[str, ...] = (
 FORMAT = 1
 
 
+def _in_file_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` sorted by model (in :data:`REPORT_MODEL_SPECS` order), seed and user."""
+    order = {name: i for i, name in enumerate(REPORT_MODEL_SPECS)}
+    return rows.sort_values(
+        ["model", "seed", "user_id"], key=lambda c: c.map(order) if c.name == "model" else c
+    ).reset_index(drop=True)
+
+
 def report_model_rows(
     data: MovieLens,
     user_ids: Sequence[int] | np.ndarray,
@@ -107,12 +116,7 @@ def report_model_rows(
         run = run_population(data, user_ids, spec, progress=progress)
         tables.append(run.table.assign(model=name))
         seconds[name] = float(run.timings["train_time_s"].sum())
-    rows = pd.concat(tables, ignore_index=True)[list(REPORT_MODEL_COLUMNS)]
-    order = {name: i for i, name in enumerate(REPORT_MODEL_SPECS)}
-    rows = rows.sort_values(
-        ["model", "seed", "user_id"], key=lambda c: c.map(order) if c.name == "model" else c
-    )
-    return rows.reset_index(drop=True), seconds
+    return _in_file_order(pd.concat(tables, ignore_index=True)[list(REPORT_MODEL_COLUMNS)]), seconds
 
 
 def _plain(value: Any) -> Any:
@@ -188,17 +192,81 @@ def _covers(
     return provenance.get("data_fingerprint") == data_fingerprint(data)
 
 
-def describe_provenance(provenance: dict[str, Any], source: str) -> str:
-    """One paragraph: where the rows come from, what was run, on what and when."""
-    device = provenance.get("device") or {}
-    seconds = provenance.get("train_seconds") or {}
+#: What the runs joined by :func:`merge_report_models` must share.
+SHARED_PROVENANCE: tuple[str, ...] = ("dataset", "data_fingerprint", "users", "sample_seed", "epochs")
+
+
+def provenance_parts(provenance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a file's rows come from: its ``parts`` when it joins several
+    (:func:`merge_report_models`), else the file's own provenance."""
+    return list(provenance.get("parts") or [provenance])
+
+
+def merge_report_models(
+    parts: Sequence[tuple[pd.DataFrame, dict[str, Any]]],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Join runs of the same users made separately (for example more seeds, run later) into one
+    file's rows and provenance.
+
+    Args:
+        parts: ``(rows, provenance)`` of each run (:func:`read_report_models`); a part that is
+            itself a join contributes its own parts.
+
+    Returns:
+        The rows of every part (sorted as :func:`report_model_rows` sorts them) and a provenance
+        with the fields the runs share (:data:`SHARED_PROVENANCE`), ``seeds`` (all of them) and
+        ``parts`` (each run's own provenance: command, commit, device, date, timings).
+
+    Raises:
+        ValueError: when the runs differ in a shared field or in their users, or share a seed.
+    """
+    if not parts:
+        raise ValueError("nothing to merge")
+    runs = [run for _, provenance in parts for run in provenance_parts(provenance)]
+    first = parts[0][1]
+    for _, provenance in parts[1:]:
+        for key in SHARED_PROVENANCE:
+            if provenance.get(key) != first.get(key):
+                raise ValueError(
+                    f"the runs differ in {key!r}: {first.get(key)!r} and {provenance.get(key)!r}"
+                )
+    users = set(parts[0][0]["user_id"].astype(int))
+    seen: set[int] = set()
+    for rows, _ in parts:
+        if set(rows["user_id"].astype(int)) != users:
+            raise ValueError("the runs hold different users: they are not one sample")
+        seeds = set(rows["seed"].astype(int))
+        if seeds & seen:
+            raise ValueError(f"seeds {sorted(seeds & seen)} appear in more than one run")
+        seen |= seeds
+    rows = _in_file_order(pd.concat([r for r, _ in parts], ignore_index=True))
+    provenance = {key: first.get(key) for key in SHARED_PROVENANCE}
+    provenance["seeds"] = sorted(seen)
+    provenance["parts"] = runs
+    return rows, provenance
+
+
+def _describe_run(run: dict[str, Any]) -> str:
+    device = run.get("device") or {}
+    seconds = run.get("train_seconds") or {}
     times = ", ".join(f"{name} {sec:.0f} s" for name, sec in seconds.items() if sec >= 1)
     return (
+        f"seeds {run.get('seeds')} run by `{run.get('command')}` at commit {str(run.get('commit'))[:12]} "
+        f"(package {run.get('package_version')}) on {device.get('device', 'an unrecorded device')} with "
+        f"{run.get('threads')} threads, {str(run.get('written', ''))[:10]}; training time {times or 'not recorded'}"
+    )
+
+
+def describe_provenance(provenance: dict[str, Any], source: str) -> str:
+    """One paragraph: where the rows come from, what was run, on what and when (each run, when
+    the file joins several)."""
+    runs = provenance_parts(provenance)
+    made = "; ".join(_describe_run(run) for run in runs)
+    if len(runs) > 1:
+        made = f"made in {len(runs)} runs: {made}"
+    return (
         f"{source}: {provenance.get('users')} users (sample seed {provenance.get('sample_seed')}), seeds "
-        f"{provenance.get('seeds')}, {provenance.get('epochs')} epochs; run by `{provenance.get('command')}` "
-        f"at commit {str(provenance.get('commit'))[:12]} (package {provenance.get('package_version')}) on "
-        f"{device.get('device', 'an unrecorded device')} with {provenance.get('threads')} threads, "
-        f"{str(provenance.get('written', ''))[:10]}; training time {times or 'not recorded'}"
+        f"{provenance.get('seeds')}, {provenance.get('epochs')} epochs; {made}"
     )
 
 
