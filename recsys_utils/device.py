@@ -10,7 +10,9 @@
 :func:`resolve_device` gives the device used and its name (the GPU's as TensorFlow reports
 it, the CPU's model from ``/proc/cpuinfo`` or ``platform``), for environment notes
 (:func:`recsys_utils.environment.device_info`) and benchmark results; :func:`device_scope`
-places Keras work on it; :func:`multi_user_trainer` picks the trainer of many users.
+places Keras work on it; :func:`multi_user_trainer` picks the trainer of many users
+(:func:`trainer_name`: the Numba one on a CPU, the TensorFlow one on a GPU), which population
+runs follow (:class:`recsys_utils.population.PopulationSpec`'s ``trainer``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ __all__ = [
     "DEVICE_ENV",
     "Device",
     "DeviceUnavailableError",
+    "TRAINERS",
     "cpu_name",
     "device_scope",
     "multi_user_trainer",
     "requested_device",
     "resolve_device",
+    "trainer_name",
     "visible_gpus",
 ]
 
@@ -42,6 +46,8 @@ __all__ = [
 DEVICE_ENV = "RECSYS_DEVICE"
 #: Its values: ``auto`` (GPU if TensorFlow sees one, else CPU), ``cpu``, ``gpu``.
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "gpu")
+#: The multi-user trainers: the Numba one (CPU) and the TensorFlow one (written for a GPU).
+TRAINERS: tuple[str, ...] = ("numba", "tf")
 #: TensorFlow's names of the first CPU and GPU.
 TF_DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0"}
 
@@ -155,17 +161,40 @@ def device_scope(device: Device | str | None = None) -> Iterator[Device]:
         yield dev
 
 
-def multi_user_trainer(device: Device | str | None = None) -> Callable[..., Any]:
-    """The trainer of many per-user networks for ``device``: the Numba trainer
-    (:func:`recsys_utils.batched.train_users`) on a CPU, the TensorFlow one
-    (:func:`recsys_utils.batched_tf.train_users`, placed on that GPU) on a GPU.  Both take
-    ``(X_list, y_list, user_ids, network=, training=, initial_weights=, ...)`` and return a
-    :class:`recsys_utils.batched.BatchedResult`."""
+def trainer_name(device: Device | str | None = None) -> str:
+    """The multi-user trainer that suits ``device``: ``"numba"`` on a CPU, ``"tf"`` on a GPU
+    (names of :data:`TRAINERS`)."""
     dev = device if isinstance(device, Device) else resolve_device(device)
-    if dev.kind == "cpu":
+    return "numba" if dev.kind == "cpu" else "tf"
+
+
+def multi_user_trainer(
+    device: Device | str | None = None, *, trainer: str | None = None
+) -> Callable[..., Any]:
+    """The trainer of many per-user networks: the Numba trainer
+    (:func:`recsys_utils.batched.train_users`) or the TensorFlow one
+    (:func:`recsys_utils.batched_tf.train_users`, placed on ``device``).  Both take
+    ``(X_list, y_list, user_ids, network=, training=, initial_weights=, ...)`` and return a
+    :class:`recsys_utils.batched.BatchedResult`.
+
+    Args:
+        device: a :class:`Device` or a value for :func:`resolve_device` (default
+            ``$RECSYS_DEVICE``, else auto).
+        trainer: ``"numba"`` or ``"tf"`` (:data:`TRAINERS`); default the one that suits the
+            device (:func:`trainer_name`).  ``"numba"`` resolves no device (no TensorFlow).
+
+    Raises:
+        BadArgumentError: ``trainer`` is not one of :data:`TRAINERS`.
+    """
+    if trainer is None:
+        trainer = trainer_name(device)
+    if trainer not in TRAINERS:
+        raise BadArgumentError("trainer", trainer, f"expected one of {', '.join(TRAINERS)}")
+    if trainer == "numba":
         from recsys_utils.batched import train_users
 
         return train_users
+    dev = device if isinstance(device, Device) else resolve_device(device)
     from recsys_utils.batched_tf import TFOptions
     from recsys_utils.batched_tf import train_users as train_users_tf
 

@@ -16,7 +16,8 @@ Protocol (:func:`run_population`)
   :func:`recsys_utils.evaluation.splits.ranking_split`, so one trained network serves both the
   like/dislike metrics here and the ranking metrics of :mod:`recsys_utils.evaluation.ranking`.
 - **Models.** The recurrent recommenders are trained by :func:`recsys_utils.batched.train_users`
-  (the report's modified-LSTM architecture: Embedding(200, 50) -> Dropout(0.5) -> cell(18)
+  (on a GPU by its TensorFlow twin, :func:`recsys_utils.batched_tf.train_users`: see
+  :class:`PopulationSpec`'s ``trainer``) (the report's modified-LSTM architecture: Embedding(200, 50) -> Dropout(0.5) -> cell(18)
   -> Dropout(0.5) -> Dense(1, Keras 2 hard sigmoid), Adam, 100 epochs, batch 10) with the cell
   swapped: ``"modified"`` (the report's, f = 0), ``"nfg"`` (f = 1), ``"lstm"``, ``"gru"``.
   The seed sets the split, the initial weights, the shuffles and the dropout masks.
@@ -188,6 +189,12 @@ class PopulationSpec:
         train_fraction: the share of each user's rows that trains (0.65).
         train_kw: extra settings of :func:`recsys_utils.batched.train_users` (fields of its
             ``Network`` or ``Training``, e.g. ``{"units": 100}``), JSON-able values only.
+        trainer: the multi-user trainer of the recurrent models, ``"numba"`` or ``"tf"``
+            (:data:`recsys_utils.device.TRAINERS`); default ``None``, the one that suits the
+            device of ``RECSYS_DEVICE`` (:func:`recsys_utils.device.trainer_name`: Numba on a
+            CPU, TensorFlow on a GPU). The two draw different random numbers (the same
+            networks and training, results equal in distribution), so the trainer is part of
+            what a stored run is keyed by.
     """
 
     models: tuple[str, ...] = ("modified", "lstm", "majority")
@@ -195,6 +202,21 @@ class PopulationSpec:
     epochs: int = report.SEQUENCE_EPOCHS
     train_fraction: float = REPORT_TRAIN_FRACTION
     train_kw: dict[str, Any] = field(default_factory=dict)
+    trainer: str | None = None
+
+    def __post_init__(self) -> None:
+        from recsys_utils.device import TRAINERS
+
+        if self.trainer is not None and self.trainer not in TRAINERS:
+            raise ValueError(f"trainer must be one of {TRAINERS} or None, got {self.trainer!r}")
+
+    def resolved_trainer(self) -> str:
+        """``trainer``, or the one that suits the device when it is ``None``."""
+        if self.trainer is not None:
+            return self.trainer
+        from recsys_utils.device import trainer_name
+
+        return trainer_name()
 
     def shard_params(self, model: str, seed: int) -> dict[str, Any]:
         """The settings every stored shard of ``model`` and ``seed`` shares (the experiment
@@ -207,6 +229,7 @@ class PopulationSpec:
             "train_fraction": float(self.train_fraction),
             "epochs": int(self.epochs) if recurrent else None,
             "train_kw": dict(self.train_kw) if recurrent else {},
+            "trainer": self.resolved_trainer() if recurrent else None,
         }
 
 
@@ -229,12 +252,13 @@ def run_population(
             :class:`PopulationSpec()`: the report's modified cell, the LSTM cell and the
             majority class, seeds 0-2, 100 epochs, 65 % training rows).
         keep_results: keep the trained recurrent networks in :attr:`PopulationRun.results`.
-        n_threads, progress: passed to :func:`recsys_utils.batched.train_users`
+        n_threads, progress: passed to the multi-user trainer (``spec.trainer``: by default
+            :func:`recsys_utils.batched.train_users` on a CPU)
             (``progress``: a tqdm bar per training, on stderr).
         verbose: print one line per (seed, model) when it is done, on stdout (the notebooks'
             progress report: a bar's redraws would fill a committed notebook).
     """
-    from recsys_utils.batched import train_users
+    from recsys_utils.device import multi_user_trainer
 
     spec = spec or PopulationSpec()
     seeds, epochs, train_fraction, train_kw = spec.seeds, spec.epochs, spec.train_fraction, spec.train_kw
@@ -246,6 +270,8 @@ def run_population(
         ) from None
     if not len(seeds):
         raise ValueError("seeds must name at least one seed")
+    trainer = spec.resolved_trainer() if set(models) & set(RECURRENT_MODELS) else None
+    train_users = multi_user_trainer(trainer=trainer) if trainer else None
     datasets = movie_ordered_datasets(data, user_ids)
     n_ratings = np.array([len(ds) for ds in datasets])
     records: list[pd.DataFrame] = []
@@ -318,6 +344,7 @@ def run_population(
         "epochs": epochs,
         "train_fraction": train_fraction,
         "n_users": len(datasets),
+        "trainer": trainer,
         **train_kw,
     }
     return PopulationRun(table, pd.DataFrame(timings), kept, config)

@@ -186,3 +186,48 @@ def test_population_plots(small_run: population.PopulationRun):
     )
     fig = plots.ranking_bars(summary)
     assert len(fig.axes[0].patches) == 2
+
+
+# ------------------------------------------------------------------------ the trainer
+def test_the_trainer_follows_the_device_unless_named(monkeypatch: pytest.MonkeyPatch):
+    import recsys_utils.device as devmod
+
+    monkeypatch.setenv("RECSYS_DEVICE", "cpu")
+    assert population.PopulationSpec().resolved_trainer() == "numba"
+    assert population.PopulationSpec(trainer="tf").resolved_trainer() == "tf"
+    monkeypatch.setenv("RECSYS_DEVICE", "auto")
+    monkeypatch.setattr(devmod, "visible_gpus", lambda: ["NVIDIA Test GPU"])
+    assert population.PopulationSpec().resolved_trainer() == "tf"
+    assert population.PopulationSpec(trainer="numba").resolved_trainer() == "numba"
+    # the key of a stored shard names the trainer (their random numbers differ)
+    assert population.PopulationSpec().shard_params("modified", 0)["trainer"] == "tf"
+    assert population.PopulationSpec().shard_params("majority", 0)["trainer"] is None
+    with pytest.raises(ValueError, match="trainer"):
+        population.PopulationSpec(trainer="cuda")
+
+
+def test_both_trainers_give_the_same_run_without_randomness(synthetic_ml1m: MovieLens):
+    """No dropout, no shuffling, the same initial weights: the Numba and TensorFlow trainers
+    train the same networks, so a population run's held-out scores agree to float32 round-off
+    (the metrics to 1e-6; accuracy exactly unless a score sits within round-off of 0.5)."""
+    users = population.sample_users(synthetic_ml1m, 4, seed=2)
+    runs = {
+        name: population.run_population(
+            synthetic_ml1m,
+            users,
+            population.PopulationSpec(
+                models=("modified",),
+                seeds=(1,),
+                epochs=3,
+                train_kw={"dropout": 0.0, "shuffle": False},
+                trainer=name,
+            ),
+            progress=False,
+        )
+        for name in ("numba", "tf")
+    }
+    assert runs["numba"].config["trainer"] == "numba" and runs["tf"].config["trainer"] == "tf"
+    a, b = (runs[n].table.set_index("user_id") for n in ("numba", "tf"))
+    np.testing.assert_array_equal(a["n_test"], b["n_test"])
+    for metric in ("accuracy", "balanced_accuracy", "roc_auc"):
+        np.testing.assert_allclose(a[metric], b[metric], atol=1e-6, err_msg=metric)

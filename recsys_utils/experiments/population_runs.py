@@ -309,6 +309,7 @@ def _assemble(
         "epochs": spec.epochs,
         "train_fraction": spec.train_fraction,
         "n_users": len(users),
+        "trainer": spec.resolved_trainer() if set(spec.models) & set(RECURRENT_MODELS) else None,
         **spec.train_kw,
         "users_computed": computed,
     }
