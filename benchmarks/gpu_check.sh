@@ -21,6 +21,10 @@
 #                        the device check stay under 10 minutes)
 #   GPU_CHECK_BOTH=1     then also run both trainers on the same users (the Numba one on the
 #                        machine's CPUs; several minutes more) -> gpu_batched_backends.json
+#   GPU_CHECK_REPORT_SEEDS  seeds for the report's two recommenders on every ML-1M user with the
+#                        TensorFlow trainer (default: none, skipped; e.g. "0 1 2") ->
+#                        benchmarks/results/report_models_all.json (scripts/run_report_models.py;
+#                        the file chapter 05's users-and-seeds check can then be pointed at)
 #   OUT                  if set, each run's result files are copied there as soon as it ends
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,4 +59,13 @@ if [ "${GPU_CHECK_BOTH:-0}" = "1" ]; then
         --json "$RESULTS/gpu_batched_backends.json" 2>&1 | tee "$RESULTS/gpu_batched_backends.txt" \
         || echo "gpu_check: the run of both trainers failed or ran out of time (see its .txt)"
     keep gpu_batched_backends
+fi
+
+if [ -n "${GPU_CHECK_REPORT_SEEDS:-}" ]; then
+    # shellcheck disable=SC2086  # the seeds are words
+    timeout "${GPU_CHECK_TIMEOUT_S:-260}" "$PYTHON" scripts/run_report_models.py --users all \
+        --seeds $GPU_CHECK_REPORT_SEEDS --trainer tf --out "$RESULTS/report_models_all.json" 2>&1 \
+        | tee "$RESULTS/report_models_all.txt" \
+        || echo "gpu_check: the report models' run failed or ran out of time (see its .txt)"
+    keep report_models_all
 fi

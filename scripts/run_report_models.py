@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the user sample (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split and training seeds")
     parser.add_argument("--epochs", type=int, default=100, help="epochs (the report: 100)")
+    parser.add_argument(
+        "--trainer",
+        choices=["numba", "tf"],
+        default=None,
+        help="multi-user trainer (default: the one that suits RECSYS_DEVICE: numba on a CPU, tf on a GPU)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
     parser.add_argument(
         "--merge", type=Path, nargs="+", metavar="FILE", help="join these files into --out; train nothing"
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from recsys_utils.environment import device_info
     from recsys_utils.experiments.fingerprint import data_fingerprint
     from recsys_utils.experiments.report_models import report_model_rows, write_report_models
-    from recsys_utils.population import sample_users
+    from recsys_utils.population import PopulationSpec, sample_users
 
     warm_cache()  # the kernels every process loads (see recsys_utils.batched.jit)
     data = load_movielens("ml-1m")
@@ -76,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     users = sample_users(data, n_users, seed=args.sample_seed)
     print(f"{len(users)} users, seeds {args.seeds}, {args.epochs} epochs", flush=True)
     start = time.perf_counter()
-    rows, seconds = report_model_rows(data, users, args.seeds, epochs=args.epochs, progress=True)
+    trainer = PopulationSpec(trainer=args.trainer).resolved_trainer()
+    rows, seconds = report_model_rows(
+        data, users, args.seeds, epochs=args.epochs, progress=True, trainer=trainer
+    )
     out = args.out if args.out.is_absolute() else ROOT / args.out
     argv_shown = ["python", "scripts/run_report_models.py", *(argv if argv is not None else sys.argv[1:])]
     provenance = {
@@ -88,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "sample_seed": args.sample_seed,
         "seeds": list(args.seeds),
         "epochs": args.epochs,
+        "trainer": trainer,
         "device": device_info(),
         "threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "train_seconds": seconds,

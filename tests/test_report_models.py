@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,26 @@ def test_a_file_that_does_not_cover_the_request_is_not_used(synthetic_ml1m, tmp_
     assert "trained here" in where
 
 
+def test_the_trainer_reaches_every_population_run(synthetic_ml1m, tiny_rows, monkeypatch):
+    """``trainer="tf"`` (the GPU path) is what every model's population run is asked to use
+    (both trainers are compared on one run in tests/test_population.py); a file says which
+    trainer made each run, the Numba one when it does not say."""
+    users, rows, _ = tiny_rows
+    asked = []
+
+    def recording(data, user_ids, spec, **kw):
+        asked.append(spec.trainer)
+        return real(data, user_ids, replace(spec, trainer="numba"), **kw)
+
+    real = rm.run_population
+    monkeypatch.setattr(rm, "run_population", recording)
+    again, _ = rm.report_model_rows(synthetic_ml1m, users, [0], epochs=2, trainer="tf")
+    assert asked == ["tf"] * len(rm.REPORT_MODEL_SPECS)
+    pd.testing.assert_frame_equal(again, rows)  # the same rows as without the recording
+    assert rm.run_trainer({}) == "numba" and rm.run_trainer({"trainer": "tf"}) == "tf"
+    assert "tf trainer" in rm.describe_provenance({"trainer": "tf", "seeds": [0]}, "x")
+
+
 @pytest.fixture(scope="module")
 def two_runs(synthetic_ml1m, tiny_rows):
     """Two runs of the same users: seed 0 (``tiny_rows``) and seed 1, each with its provenance."""
@@ -185,9 +206,18 @@ def test_a_random_subset_of_the_committed_users_retrains_to_the_same_numbers(com
     rows, provenance = committed
     rng = np.random.default_rng(RECOMPUTE_SEED)
     users = np.sort(rng.choice(np.unique(rows["user_id"]), size=N_RECOMPUTED, replace=False))
-    # one seed of each run the file joins (each was made by its own command, at its own commit)
-    seeds = [int(rng.choice(run["seeds"])) for run in rm.provenance_parts(provenance)]
-    fresh, _ = rm.report_model_rows(real_ml1m, users, seeds, epochs=provenance["epochs"])
+    # one seed of each run the file joins (each made by its own command, commit and trainer)
+    runs = rm.provenance_parts(provenance)
+    seeds = [int(rng.choice(run["seeds"])) for run in runs]
+    fresh = pd.concat(
+        [
+            rm.report_model_rows(
+                real_ml1m, users, [seed], epochs=provenance["epochs"], trainer=rm.run_trainer(run)
+            )[0]
+            for seed, run in zip(seeds, runs)
+        ],
+        ignore_index=True,
+    )
     stored = rows[rows["user_id"].isin(users) & rows["seed"].isin(seeds)]
     merged = stored.merge(fresh, on=["user_id", "seed", "model"], suffixes=("_file", "_now"))
     assert len(merged) == len(stored) == N_RECOMPUTED * len(seeds) * len(rm.REPORT_MODEL_SPECS)

@@ -43,7 +43,9 @@ __all__ = [
     "write_report_models",
     "read_report_models",
     "merge_report_models",
+    "provenance_parts",
     "report_models_for",
+    "run_trainer",
 ]
 
 #: The committed file chapter 05 reads (:func:`recsys_utils.experiments.committed.committed_result`).
@@ -101,8 +103,13 @@ def report_model_rows(
     *,
     epochs: int = report.SEQUENCE_EPOCHS,
     progress: bool = False,
+    trainer: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Train the models of :data:`REPORT_MODEL_SPECS` for ``user_ids`` and ``seeds``.
+
+    ``trainer``: the multi-user trainer, ``"numba"`` or ``"tf"`` (default: the one that suits
+    ``RECSYS_DEVICE``, see :class:`~recsys_utils.population.PopulationSpec`); a file records
+    it, as the two draw different random numbers.
 
     Returns:
         ``(rows, seconds)``: one row per (user, seed, model) with :data:`REPORT_MODEL_COLUMNS`,
@@ -111,7 +118,11 @@ def report_model_rows(
     tables, seconds = [], {}
     for name, (model, settings) in REPORT_MODEL_SPECS.items():
         spec = PopulationSpec(
-            models=(model,), seeds=tuple(int(s) for s in seeds), epochs=epochs, train_kw=settings
+            models=(model,),
+            seeds=tuple(int(s) for s in seeds),
+            epochs=epochs,
+            train_kw=settings,
+            trainer=trainer,
         )
         run = run_population(data, user_ids, spec, progress=progress)
         tables.append(run.table.assign(model=name))
@@ -246,13 +257,20 @@ def merge_report_models(
     return rows, provenance
 
 
+def run_trainer(run: dict[str, Any]) -> str:
+    """The multi-user trainer of one run of a file (:func:`provenance_parts`): its recorded
+    ``trainer``, else ``"numba"`` (the only trainer before the field was recorded)."""
+    return str(run.get("trainer") or "numba")
+
+
 def _describe_run(run: dict[str, Any]) -> str:
     device = run.get("device") or {}
     seconds = run.get("train_seconds") or {}
     times = ", ".join(f"{name} {sec:.0f} s" for name, sec in seconds.items() if sec >= 1)
     return (
         f"seeds {run.get('seeds')} run by `{run.get('command')}` at commit {str(run.get('commit'))[:12]} "
-        f"(package {run.get('package_version')}) on {device.get('device', 'an unrecorded device')} with "
+        f"(package {run.get('package_version')}; {run_trainer(run)} trainer) on "
+        f"{device.get('device', 'an unrecorded device')} with "
         f"{run.get('threads')} threads, {str(run.get('written', ''))[:10]}; training time {times or 'not recorded'}"
     )
 
