@@ -118,6 +118,9 @@ def merge(files: list[Path], out: Path) -> int:
     )
 
     rows, provenance = merge_report_models([read_report_models(f) for f in files])
+    provenance["joined_by"] = shlex.join(
+        ["python", "scripts/run_report_models.py", "--merge", *(f.name for f in files), "--out", out.name]
+    )
     out = out if out.is_absolute() else ROOT / out
     write_report_models(out, rows, provenance)
     print(

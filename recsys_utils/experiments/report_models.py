@@ -271,7 +271,8 @@ def _describe_run(run: dict[str, Any]) -> str:
         f"seeds {run.get('seeds')} run by `{run.get('command')}` at commit {str(run.get('commit'))[:12]} "
         f"(package {run.get('package_version')}; {run_trainer(run)} trainer) on "
         f"{device.get('device', 'an unrecorded device')} with "
-        f"{run.get('threads')} threads, {str(run.get('written', ''))[:10]}; training time {times or 'not recorded'}"
+        f"{run.get('threads')} thread{'' if run.get('threads') == 1 else 's'}, {str(run.get('written', ''))[:10]}; "
+        f"training time {times or 'not recorded'}"
     )
 
 
