@@ -1,6 +1,6 @@
 """One dictionary of settings split into a model's parameter record and its other keywords.
 
-A recommender of :mod:`recsys_utils.recommenders` is given its model's settings as one dictionary
+A recommender of ``recsys_utils.recommenders`` is given its model's settings as one dictionary
 (``mf_kw``, ``rbm_kw``: plain data, stored with its results); the model itself takes a frozen
 parameter record (:class:`~recsys_utils.models.mf.MFParams`,
 :class:`~recsys_utils.models.rbm.RBMParams`) plus a few keywords that are not hyperparameters
