@@ -8,7 +8,8 @@ Measured (on MovieLens 1M, this machine):
    (one thread each; each run in a fresh, empty store, so every user is trained): the wall
    time of the shards, the trainer's time per user-step (one worker thread) and the workers'
    CPU time per user-step (not inflated by other processes sharing the CPUs), the speed-up
-   over one worker, each worker's peak resident memory (``ru_maxrss``), and whether every run
+   over one worker, each worker's peak resident memory (``VmHWM``, see
+   ``experiments.distributed.peak_rss_mib``), and whether every run
    gives the same per-user table;
 2. one shared model for comparison: the matrix factorisation (``recsys_utils.models.mf``,
    implicit ALS, 16 factors, 15 sweeps, one thread) fitted on all ML-1M ratings;
@@ -68,7 +69,7 @@ _FLOAT_BYTES, _ADAM_COPIES = 4, 3
 
 def measure_workers(data: Any, users: np.ndarray, epochs: int, n_workers: int) -> tuple[dict, pd.DataFrame]:
     """One distributed run on ``n_workers`` one-thread worker processes in an empty store."""
-    spec = PopulationSpec(models=("modified",), seeds=(0,), epochs=epochs)
+    spec = PopulationSpec(models=("modified",), seeds=(0,), epochs=epochs, trainer="numba")  # the CPU trainer
     with tempfile.TemporaryDirectory() as tmp:
         out = distributed_population_run(
             data,

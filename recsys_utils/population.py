@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -211,12 +211,25 @@ class PopulationSpec:
             raise ValueError(f"trainer must be one of {TRAINERS} or None, got {self.trainer!r}")
 
     def resolved_trainer(self) -> str:
-        """``trainer``, or the one that suits the device when it is ``None``."""
+        """``trainer``, or the one that suits the device when it is ``None`` (which, for
+        ``RECSYS_DEVICE=auto``, asks TensorFlow for its GPUs)."""
         if self.trainer is not None:
             return self.trainer
         from recsys_utils.device import trainer_name
 
         return trainer_name()
+
+    def resolved(self) -> PopulationSpec:
+        """This spec with its trainer named (:meth:`resolved_trainer`) when a model is recurrent:
+        what to hand to another process (a worker must train with the caller's trainer, and
+        need not import TensorFlow to find it)."""
+        try:
+            keys = {population_key(m) for m in self.models}
+        except ValueError:  # an unknown model: run_population refuses it, naming the models
+            return self
+        if self.trainer is not None or not keys & set(RECURRENT_MODELS):
+            return self
+        return replace(self, trainer=self.resolved_trainer())
 
     def shard_params(self, model: str, seed: int) -> dict[str, Any]:
         """The settings every stored shard of ``model`` and ``seed`` shares (the experiment

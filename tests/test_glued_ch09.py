@@ -65,6 +65,13 @@ def test_measured_figures_are_the_benchmarks():
     assert G["ch09_us_per_step_2"] == pytest.approx(runs[2]["us_per_user_step"], abs=_half_unit(0))
     assert G["ch09_cpu_us_per_step_2"] == pytest.approx(runs[2]["cpu_us_per_user_step"], abs=_half_unit(0))
     assert G["ch09_speedup_2"] == pytest.approx(runs[1]["shards_s"] / runs[2]["shards_s"], abs=_half_unit(2))
+    for w in (1, 2):
+        assert G[f"ch09_shards_s_{w}"] == pytest.approx(runs[w]["shards_s"], abs=_half_unit(1))
+        assert G[f"ch09_train_s_{w}"] == pytest.approx(runs[w]["train_s"], abs=_half_unit(1))
+    # the prose says the training was split, not done twice: summed over two workers it is
+    # within a quarter of one worker's (the same user-steps), and it is not the shards' wall time
+    assert runs[2]["user_steps"] == runs[1]["user_steps"]
+    assert 0.75 < runs[2]["train_s"] / runs[1]["train_s"] < 1.25
     peak = max(max(r["peak_rss_mib_per_worker"]) for r in SCALE["runs"])
     assert G["ch09_peak_rss_mib"] == pytest.approx(peak, abs=_half_unit(0))
     assert G["ch09_load_average"] == pytest.approx(SCALE["machine"]["load_average"][0], abs=_half_unit(1))

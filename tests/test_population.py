@@ -204,6 +204,10 @@ def test_the_trainer_follows_the_device_unless_named(monkeypatch: pytest.MonkeyP
     assert population.PopulationSpec().shard_params("majority", 0)["trainer"] is None
     with pytest.raises(ValueError, match="trainer"):
         population.PopulationSpec(trainer="cuda")
+    # resolved(): the trainer named once, for another process; nothing to name without a network
+    assert population.PopulationSpec().resolved().trainer == "tf"
+    assert population.PopulationSpec(models=("majority",)).resolved().trainer is None
+    assert population.PopulationSpec(trainer="numba").resolved().trainer == "numba"
 
 
 def test_both_trainers_give_the_same_run_without_randomness(synthetic_ml1m: MovieLens):

@@ -149,7 +149,20 @@ def process_cpu_s() -> float:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size so far, in MiB."""
+    """This process's peak resident set size so far, in MiB.
+
+    On Linux, ``VmHWM`` of ``/proc/self/status``: the peak of this process's own address space.
+    ``getrusage``'s ``ru_maxrss`` (the fallback elsewhere) keeps the high-water mark across
+    ``fork`` and ``exec``, so a worker started from a large parent (one that imported
+    TensorFlow, say) would report the parent's memory as its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / _KIB_PER_MIB  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (_KIB_PER_MIB * _KIB_PER_MIB) if sys.platform == "darwin" else peak / _KIB_PER_MIB
 
@@ -305,7 +318,9 @@ def distributed_population_run(
             ``user_ids`` (empty, repeated, or users without ratings).
     """
     cluster = (cluster or ClusterSpec()).checked()
-    spec = _check_spec(spec or PopulationSpec())
+    # the trainer is named here, once: every worker trains with the caller's (a worker on
+    # another host could resolve the device otherwise) and none imports TensorFlow to find it
+    spec = _check_spec(spec or PopulationSpec()).resolved()
     users = np.asarray(user_ids, np.int64).reshape(-1)
     if not len(users):
         raise BadArgumentError("user_ids", list(users), "name at least one user")

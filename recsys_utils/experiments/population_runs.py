@@ -190,7 +190,7 @@ def population_run(
         from the store, or computed in this call); ``config`` adds ``users_computed``, the
         number of (user, model, seed) trainings done in this call.
     """
-    spec = spec or PopulationSpec()
+    spec = (spec or PopulationSpec()).resolved()  # the trainer named once, for every shard
     users = np.asarray(user_ids, dtype=np.int64).reshape(-1)
     if len(np.unique(users)) != len(users):
         raise ValueError("user_ids must be distinct")
