@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.glued import glued, holm_loop, notebook_params
+from tests.glued import NOTEBOOKS, ROOT, glued, holm_loop, notebook_params
 
 #: Differences of seed-averaged accuracies below this are float round-off of equal values.
 ROUND_OFF = 1e-12
@@ -191,6 +191,19 @@ def test_claim_equivalence_matches_scipy():
     upper = stats.wilcoxon(d - margin, zero_method="zsplit", alternative="less").pvalue
     assert g()["ch05_claim_tost_p"] == pytest.approx(max(lower, upper), rel=P_RTOL)
     assert g()["ch05_claim_equivalent"] == (max(lower, upper) <= 0.05)
+
+
+def test_the_words_on_the_reports_claim_match_its_values():
+    """Chapter 05 and the introduction say the report's modified recommender is ahead ("right
+    in direction"), that the test detects it, and that the two models are equivalent within the
+    margin ("not in size"). A rerun that changed any of these would leave the words wrong."""
+    assert g()["ch05_claim_mean_diff"] > 0
+    assert g()["ch05_claim_wins_modified"] > g()["ch05_claim_wins_lstm"]
+    assert g()["ch05_claim_p_holm"] < 0.05  # "a difference the test detects" (Holm, family of two)
+    assert g()["ch05_claim_equivalent"] and g()["ch05_claim_tost_p"] < 0.001  # "TOST p < 0.001"
+    chapter = (NOTEBOOKS / "05_every_user.ipynb").read_text(encoding="utf-8")
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    assert "right in direction, negligible" in chapter and "right in direction, not in size" in intro
 
 
 def test_the_two_confirmatory_p_values_are_holm_adjusted_together():
