@@ -71,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from recsys_utils.batched import warm_cache
     from recsys_utils.data import load_movielens
+    from recsys_utils.device import trainer_name
     from recsys_utils.environment import device_info
     from recsys_utils.experiments.fingerprint import data_fingerprint
     from recsys_utils.experiments.report_models import report_model_rows, write_report_models
-    from recsys_utils.population import PopulationSpec, sample_users
+    from recsys_utils.population import sample_users
 
     warm_cache()  # the kernels every process loads (see recsys_utils.batched.jit)
     data = load_movielens("ml-1m")
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     users = sample_users(data, n_users, seed=args.sample_seed)
     print(f"{len(users)} users, seeds {args.seeds}, {args.epochs} epochs", flush=True)
     start = time.perf_counter()
-    trainer = PopulationSpec(trainer=args.trainer).resolved_trainer()
+    trainer = args.trainer or trainer_name()  # recorded: the two trainers draw different numbers
     rows, seconds = report_model_rows(
         data, users, args.seeds, epochs=args.epochs, progress=True, trainer=trainer
     )

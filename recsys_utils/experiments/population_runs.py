@@ -309,7 +309,7 @@ def _assemble(
         "epochs": spec.epochs,
         "train_fraction": spec.train_fraction,
         "n_users": len(users),
-        "trainer": spec.resolved_trainer() if set(spec.models) & set(RECURRENT_MODELS) else None,
+        "trainer": spec.trainer,  # named by resolved() when a model is recurrent
         **spec.train_kw,
         "users_computed": computed,
     }
