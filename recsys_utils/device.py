@@ -13,6 +13,14 @@ it, the CPU's model from ``/proc/cpuinfo`` or ``platform``), for environment not
 places Keras work on it; :func:`multi_user_trainer` picks the trainer of many users
 (:func:`trainer_name`: the Numba one on a CPU, the TensorFlow one on a GPU), which population
 runs follow (:class:`recsys_utils.population.PopulationSpec`'s ``trainer``).
+
+Who honours it: the package's TensorFlow models place their weights and their work on the
+device themselves (:class:`recsys_utils.models.sequence.SequenceClassifier`,
+:class:`recsys_utils.models.autoencoder.RatingAutoencoder`; each takes a ``device`` argument,
+default this variable), so every chapter's Keras fits follow it; the per-user fits of chapters
+2-4 record it in their store key (:func:`recsys_utils.experiments.user_fit`); population runs
+and the per-user models of ``recsys_utils.interpret`` (``trainer="batched"``) train with the
+trainer it picks.
 """
 
 from __future__ import annotations

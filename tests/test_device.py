@@ -6,6 +6,8 @@ Whether this machine has a GPU is not assumed: the GPU cases replace
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from recsys_utils import device as devmod
@@ -117,3 +119,80 @@ def test_environment_note_names_the_device(monkeypatch: pytest.MonkeyPatch, no_g
     assert {"python", "cpu_cores", "cpu", "device"} <= set(info)  # the names the chapters print
     monkeypatch.setenv(DEVICE_ENV, "gpu")
     assert device_info()["device_used"].startswith("unavailable: RECSYS_DEVICE=gpu: TensorFlow sees no GPU")
+
+
+# --- who honours the switch: the TensorFlow models, the per-user fits, interpret's trainer ---
+
+
+def _spy_scope(monkeypatch: pytest.MonkeyPatch, module) -> list:
+    """Replace ``module.device_scope`` by one that records each device it is entered with."""
+    entered: list = []
+    real = devmod.device_scope
+
+    @contextlib.contextmanager
+    def spy(device=None):
+        with real(device) as dev:
+            entered.append(dev)
+            yield dev
+
+    monkeypatch.setattr(module, "device_scope", spy)
+    return entered
+
+
+def test_sequence_classifier_builds_fits_and_scores_on_its_device(monkeypatch: pytest.MonkeyPatch, no_gpu):
+    import numpy as np
+
+    from recsys_utils.models import sequence
+
+    entered = _spy_scope(monkeypatch, sequence)
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    clf = sequence.SequenceClassifier("modified-lstm", seed=0, units=4)
+    assert clf.device == Device("cpu", cpu_name(), "cpu")
+    assert all("CPU" in w.value.device for w in clf.model.weights)
+    X = np.random.default_rng(0).integers(0, 2, (6, 18))
+    clf.fit(X, np.array([0, 1, 0, 1, 1, 0]), epochs=1, batch_size=3)
+    clf.predict_proba(X)
+    assert entered == [clf.device] * 3  # build, fit, score
+
+
+def test_sequence_classifier_refuses_a_missing_gpu(monkeypatch: pytest.MonkeyPatch, no_gpu):
+    from recsys_utils.models.sequence import SequenceClassifier
+
+    monkeypatch.setenv(DEVICE_ENV, "gpu")
+    with pytest.raises(DeviceUnavailableError, match="RECSYS_DEVICE=gpu"):
+        SequenceClassifier("modified-lstm", seed=0)
+
+
+def test_autoencoder_fits_and_scores_on_its_device(monkeypatch: pytest.MonkeyPatch, no_gpu):
+    import numpy as np
+
+    from recsys_utils.models import autoencoder
+
+    entered = _spy_scope(monkeypatch, autoencoder)
+    R = np.random.default_rng(0).integers(0, 6, (8, 5)).astype(np.float32)
+    with pytest.raises(DeviceUnavailableError):
+        autoencoder.RatingAutoencoder(3, device="gpu").fit(R, epochs=1, batch_size=4)
+    ae = autoencoder.RatingAutoencoder(3, device="cpu").fit(R, epochs=1, batch_size=4)
+    ae.predict(R)
+    assert ae.device_.kind == "cpu" and entered == [ae.device_] * 2
+    assert all("CPU" in v.device for v in ae._vars)
+
+
+def test_interpret_batched_models_train_with_the_device_s_trainer(monkeypatch: pytest.MonkeyPatch):
+    import numpy as np
+
+    from recsys_utils.batched import train_users
+    from recsys_utils.interpret.models import train_user_models, update_user_models
+
+    asked: list = []
+
+    def pick(device=None, *, trainer=None):
+        asked.append((device, trainer))
+        return train_users
+
+    monkeypatch.setattr(devmod, "multi_user_trainer", pick)
+    rng = np.random.default_rng(0)
+    X, y = [rng.integers(0, 2, (5, 18))], [np.array([0, 1, 1, 0, 1])]
+    models = train_user_models(X, y, [7], trainer="batched", epochs=1)
+    update_user_models(models, X, y, epochs=1)
+    assert asked == [(None, None), (None, None)]  # RECSYS_DEVICE decides, both times

@@ -391,3 +391,22 @@ def test_shards_of_another_code_version_are_not_reused(store: Store, synthetic_m
     population_run(synthetic_ml1m, [1, 2], spec, store=newer, compute=fake)
     assert [c[0] for c in fake.calls] == [(1, 2), (1, 2)]
     assert [newer.is_current(e) for e in newer.entries()] == [False, True]
+
+
+def test_a_user_fit_is_keyed_by_the_device_and_records_it(
+    store: Store, fake_evaluate, synthetic_ml1m: MovieLens, monkeypatch: pytest.MonkeyPatch
+):
+    from recsys_utils import device as devmod
+
+    monkeypatch.setattr(devmod, "visible_gpus", lambda: ["NVIDIA Test GPU"])
+    monkeypatch.setenv(devmod.DEVICE_ENV, "cpu")
+    on_cpu = user_fit("lstm", synthetic_ml1m, 1, store=store)
+    monkeypatch.setenv(devmod.DEVICE_ENV, "gpu")
+    on_gpu = user_fit("lstm", synthetic_ml1m, 1, store=store)
+    assert len(fake_evaluate) == 2  # a GPU's fit is not a CPU's
+    assert on_cpu.device.startswith("cpu: ") and on_gpu.device == "gpu: NVIDIA Test GPU (RECSYS_DEVICE=gpu)"
+    assert sorted(e.params["device"] for e in store.entries(USER_FIT)) == ["cpu", "gpu"]
+    monkeypatch.setattr(devmod, "visible_gpus", lambda: [])
+    with pytest.raises(devmod.DeviceUnavailableError):
+        user_fit("lstm", synthetic_ml1m, 2, store=store)
+    assert len(fake_evaluate) == 2  # refused before any work

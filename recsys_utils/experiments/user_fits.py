@@ -6,8 +6,10 @@ fit it needs and the first one to ask computes it; chapter 04 reads 02's and 03'
 
 An entry (experiment ``"user-fit"``) is keyed by the model, the user, the seed, the epochs (as
 passed: ``None``, the model's default, is a key of its own, so chapters must pass the same
-value to share a fit), the split, the training fraction, and a hash of the user's rows in file
-order (the report's split depends on that order, which the data fingerprint ignores). It holds
+value to share a fit), the split, the training fraction, a hash of the user's rows in file
+order (the report's split depends on that order, which the data fingerprint ignores) and the
+kind of device the fit runs on (``RECSYS_DEVICE``, :mod:`recsys_utils.device`: the Keras models
+are placed on it, and a GPU's arithmetic gives other last digits than a CPU's). It holds
 the :class:`~recsys_utils.evaluation.ClassificationResult` of both protocols, the fitted
 recommender's per-epoch ``history`` and epoch times, and its scores for all of the user's rows.
 """
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_utils.device import resolve_device
 from recsys_utils.evaluation import PROTOCOLS, ClassificationResult, EvaluationSettings, evaluate_user
 from recsys_utils.experiments.fingerprint import user_rows_fingerprint
 from recsys_utils.experiments.store import Store, default_store
@@ -50,6 +53,8 @@ class UserFit:
             was computed (a fit read from the store keeps its original times).
         recommendations: the fitted recommender's top :data:`TOP_N` unseen movies
             (``Recommender.recommend``: rank, movie_id, title, genres, score, tied).
+        device: the device the fit ran on (:meth:`recsys_utils.device.Device.note`: kind, model
+            and the ``RECSYS_DEVICE`` asked for), as recorded when it was computed.
         computed: whether the fit ran in this call (``False``: read from the store).
     """
 
@@ -67,6 +72,7 @@ class UserFit:
     fit_time_s: float | None = None
     epoch_times_s: list[float] = field(default_factory=list)
     recommendations: pd.DataFrame | None = field(default=None, repr=False)
+    device: str = ""
     computed: bool = False
 
 
@@ -80,9 +86,10 @@ def user_movie_ids(data: MovieLens, user_id: int) -> np.ndarray:
 
 
 def _fit_payload(
-    model: str, data: MovieLens, user_id: int, settings: dict[str, Any], verbose: int
+    model: str, data: MovieLens, user_id: int, settings: dict[str, Any], verbose: int, device: str
 ) -> dict[str, Any]:
-    """Fit and score (the computation stored): plain data only."""
+    """Fit and score (the computation stored): plain data only; ``device`` is the note of
+    the device that ``RECSYS_DEVICE`` chose (the models resolve the same one)."""
     results, rec = evaluate_user(
         model, data, user_id, EvaluationSettings(protocols=PROTOCOLS, verbose=verbose, **settings)
     )
@@ -97,6 +104,7 @@ def _fit_payload(
         "fit_time_s": None if rec.fit_time_s is None else float(rec.fit_time_s),
         "epoch_times_s": [float(t) for t in (rec.epoch_times_s or [])],
         "recommendations": rec.recommend(TOP_N).reset_index(drop=True),
+        "device": device,
     }
 
 
@@ -121,10 +129,15 @@ def user_fit(
             key: it only changes what the fit prints).
         store: default :func:`~recsys_utils.experiments.default_store`.
 
+    The device is ``RECSYS_DEVICE``'s (:func:`recsys_utils.device.resolve_device`), resolved
+    before any work: ``gpu`` on a machine without one raises
+    :class:`~recsys_utils.device.DeviceUnavailableError`.
+
     Returns:
         The fit, with the results of both protocols (``PROTOCOLS``).
     """
     user_movie_ids(data, user_id)  # an unknown user is an error before any work
+    device = resolve_device()
     settings = {
         "seed": int(seed),
         "epochs": None if epochs is None else int(epochs),
@@ -136,10 +149,14 @@ def user_fit(
         "user_id": int(user_id),
         **settings,
         "rows": user_rows_fingerprint(data, user_id),
+        "device": device.kind,
     }
     store = store or default_store()
     stored = store.cached(
-        USER_FIT, params, lambda: _fit_payload(model, data, int(user_id), settings, verbose), data=data
+        USER_FIT,
+        params,
+        lambda: _fit_payload(model, data, int(user_id), settings, verbose, device.note()),
+        data=data,
     )
     value = stored.value
     return UserFit(
@@ -157,5 +174,6 @@ def user_fit(
         fit_time_s=value["fit_time_s"],
         epoch_times_s=value["epoch_times_s"],
         recommendations=value.get("recommendations"),
+        device=value.get("device", ""),
         computed=stored.computed,
     )

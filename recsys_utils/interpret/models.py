@@ -5,7 +5,8 @@ Per-user models are trained either with Keras
 (:class:`recsys_utils.models.sequence.SequenceClassifier`, ``trainer="keras"``) or with the
 compiled batched trainer of :mod:`recsys_utils.batched` (``trainer="batched"``: the same network
 and training procedure, many users at once, fast enough for the report's 100 epochs on samples
-of users). :class:`UserModels` hides which one trained them.
+of users; on a GPU, ``RECSYS_DEVICE`` picks its TensorFlow twin,
+:func:`recsys_utils.device.multi_user_trainer`). :class:`UserModels` hides which one trained them.
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def train_user_models(
         X_list: one ``(n_u, 18)`` 0/1 array per user; y_list: one ``(n_u,)`` 0/1 array.
         user_ids: the users (the batched trainer seeds each user's stream with it).
         trainer: ``"keras"`` (one :class:`SequenceClassifier` per user, seeded with ``seed``)
-            or ``"batched"`` (:func:`recsys_utils.batched.train_users`, seeded with
-            ``(seed, user_id)``).
+            or ``"batched"`` (the multi-user trainer that suits ``RECSYS_DEVICE``,
+            :func:`recsys_utils.device.multi_user_trainer`: the Numba one on a CPU, the
+            TensorFlow one on a GPU; seeded with ``(seed, user_id)``).
         epochs, batch_size: as the report (100, 10).
     """
     ids = np.asarray(user_ids, dtype=np.int64)
@@ -148,9 +150,9 @@ def train_user_models(
             [_first_epoch(c) for c in classifiers],
         )
     if trainer == "batched":
-        from recsys_utils.batched import train_users
+        from recsys_utils.device import multi_user_trainer
 
-        res = train_users(
+        res = multi_user_trainer()(
             list(X_list),
             list(y_list),
             ids,
@@ -234,9 +236,9 @@ def update_user_models(
 
     Keras: :func:`update_classifier` on each classifier, so Adam's state carries over; the
     classifiers are updated **in place** (the returned object holds the same ones: take
-    :meth:`UserModels.state` first to go back). Batched: :func:`recsys_utils.batched.train_users`
-    started from the trained weights (Adam's moments restart from zero there), with random
-    stream ``seed`` (default: the training seed + 1); ``models`` is left as it was.
+    :meth:`UserModels.state` first to go back). Batched: the multi-user trainer that suits
+    ``RECSYS_DEVICE`` (:func:`recsys_utils.device.multi_user_trainer`) started from the trained
+    weights (Adam's moments restart from zero there), with random stream ``seed`` (default: the training seed + 1); ``models`` is left as it was.
     """
     batch_size = int(models.settings["batch_size"])
     if models.trainer == "keras":
@@ -254,10 +256,10 @@ def update_user_models(
             times,
             [_first_epoch(c) for c in models.classifiers],
         )
-    from recsys_utils.batched import train_users
+    from recsys_utils.device import multi_user_trainer
 
     seed = int(models.settings["seed"]) + 1 if seed is None else seed
-    res = train_users(
+    res = multi_user_trainer()(
         list(X_list),
         list(y_list),
         models.user_ids,

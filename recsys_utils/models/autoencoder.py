@@ -39,6 +39,7 @@ from typing import Literal
 
 import numpy as np
 
+from recsys_utils.device import Device, device_scope, resolve_device
 from recsys_utils.models.autoencoder_data import heldout_rmse, holdout_ratings, split_users
 from recsys_utils.report import AE_BATCH_SIZE as REPORT_BATCH_SIZE
 from recsys_utils.report import AE_EPOCHS as REPORT_EPOCHS
@@ -83,6 +84,9 @@ class RatingAutoencoder:
         track_errors: compute the per-epoch MSEs of :attr:`history` (the report prints them);
             ``False`` keeps only ``"loss"`` and roughly halves an epoch's time (the
             parameters are the same either way).
+        device: where :meth:`fit` puts the weights and runs training and scoring (a
+            :class:`~recsys_utils.device.Device`, or ``"auto"``, ``"cpu"`` or ``"gpu"``; default
+            ``$RECSYS_DEVICE``, else auto); resolved by :meth:`fit` into :attr:`device_`.
 
     :meth:`fit` sets the attributes below.
 
@@ -96,6 +100,7 @@ class RatingAutoencoder:
         epoch_times_s: seconds per epoch (training and evaluation).
         fit_time_s: seconds of the whole :meth:`fit`.
         n_batches_: batches per epoch.
+        device_: the :class:`~recsys_utils.device.Device` of the last fit.
     """
 
     def __init__(
@@ -109,6 +114,7 @@ class RatingAutoencoder:
         init_stddev: float = 1.0,
         deterministic: bool = True,
         track_errors: bool = True,
+        device: Device | str | None = None,
     ) -> None:
         if loss not in ("all", "observed"):
             raise ValueError(f"loss must be 'all' or 'observed', got {loss!r}")
@@ -124,6 +130,8 @@ class RatingAutoencoder:
         self.init_stddev = init_stddev
         self.deterministic = deterministic
         self.track_errors = track_errors
+        self.device = device
+        self.device_: Device | None = None
         self.history: dict[str, list[float]] = {}
         self.epoch_times_s: list[float] = []
         self.fit_time_s: float = 0.0
@@ -304,55 +312,57 @@ class RatingAutoencoder:
                 stacklevel=2,
             )
 
-        start = time.perf_counter()
-        keras.utils.set_random_seed(seed)
-        if self.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        self._initialise(R_train.shape[1], seed)
-        self.n_batches_ = n_batches
-        X_train = tf.constant(R_train)
-        X_test = tf.constant(R_test) if R_test is not None else None
-        keys = ["loss"]
-        if self.track_errors:
-            keys += ["train_mse", "train_observed_mse"]
-        if self.track_errors and X_test is not None:
-            keys += ["test_mse", "test_observed_mse"]
-        self.history = {k: [] for k in keys}
-        self.epoch_times_s = []
+        self.device_ = resolve_device(self.device)
+        with device_scope(self.device_):
+            start = time.perf_counter()
+            keras.utils.set_random_seed(seed)
+            if self.deterministic:
+                tf.config.experimental.enable_op_determinism()
+            self._initialise(R_train.shape[1], seed)
+            self.n_batches_ = n_batches
+            X_train = tf.constant(R_train)
+            X_test = tf.constant(R_test) if R_test is not None else None
+            keys = ["loss"]
+            if self.track_errors:
+                keys += ["train_mse", "train_observed_mse"]
+            if self.track_errors and X_test is not None:
+                keys += ["test_mse", "test_observed_mse"]
+            self.history = {k: [] for k in keys}
+            self.epoch_times_s = []
 
-        bar = None
-        if verbose == 1:
-            from tqdm.auto import tqdm
+            bar = None
+            if verbose == 1:
+                from tqdm.auto import tqdm
 
-            bar = tqdm(total=epochs, desc="autoencoder", unit="epoch")
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            loss = float(self._train_epoch(X_train, tf.constant(n_batches), tf.constant(batch_size)))
-            self.history["loss"].append(loss)
-            if not self.track_errors:
+                bar = tqdm(total=epochs, desc="autoencoder", unit="epoch")
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                loss = float(self._train_epoch(X_train, tf.constant(n_batches), tf.constant(batch_size)))
+                self.history["loss"].append(loss)
+                if not self.track_errors:
+                    self.epoch_times_s.append(time.perf_counter() - t0)
+                    if on_epoch_end is not None:
+                        on_epoch_end(epoch + 1)
+                    continue
+                tr_all, tr_obs = self._errors(X_train)
+                self.history["train_mse"].append(tr_all)
+                self.history["train_observed_mse"].append(tr_obs)
+                if X_test is not None:
+                    te_all, te_obs = self._errors(X_test)
+                    self.history["test_mse"].append(te_all)
+                    self.history["test_observed_mse"].append(te_obs)
                 self.epoch_times_s.append(time.perf_counter() - t0)
                 if on_epoch_end is not None:
                     on_epoch_end(epoch + 1)
-                continue
-            tr_all, tr_obs = self._errors(X_train)
-            self.history["train_mse"].append(tr_all)
-            self.history["train_observed_mse"].append(tr_obs)
-            if X_test is not None:
-                te_all, te_obs = self._errors(X_test)
-                self.history["test_mse"].append(te_all)
-                self.history["test_observed_mse"].append(te_obs)
-            self.epoch_times_s.append(time.perf_counter() - t0)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(train_mse=f"{tr_all:.4f}")
+                elif verbose >= 2:
+                    test_txt = f" MSE test {self.history['test_mse'][-1]}" if X_test is not None else ""
+                    print(f"MSE train {tr_all}{test_txt}")
+                    print(f"Epoch {epoch} / {epochs} loss: {loss}")
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(train_mse=f"{tr_all:.4f}")
-            elif verbose >= 2:
-                test_txt = f" MSE test {self.history['test_mse'][-1]}" if X_test is not None else ""
-                print(f"MSE train {tr_all}{test_txt}")
-                print(f"Epoch {epoch} / {epochs} loss: {loss}")
-        if bar is not None:
-            bar.close()
+                bar.close()
         self.fit_time_s = time.perf_counter() - start
         return self
 
@@ -381,11 +391,15 @@ class RatingAutoencoder:
             raise ValueError(f"expected shape (n, {self.n_items_}), got {R.shape}")
         if R.shape[0] == 0:
             return np.zeros((0, self.n_items_), np.float32)
-        return np.concatenate([self._forward(R[s : s + chunk]).numpy() for s in range(0, R.shape[0], chunk)])
+        with device_scope(self.device_):
+            return np.concatenate(
+                [self._forward(R[s : s + chunk]).numpy() for s in range(0, R.shape[0], chunk)]
+            )
 
     def mse(self, R: np.ndarray) -> float:
         """MSE over all entries of ``R`` ``(n, n_items)`` against :meth:`predict` (the report's metric)."""
         import tensorflow as tf
 
         self._require_fitted()
-        return self._errors(tf.constant(np.asarray(R, dtype=np.float32)))[0]
+        with device_scope(self.device_):
+            return self._errors(tf.constant(np.asarray(R, dtype=np.float32)))[0]

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_utils.cells import ModifiedLSTM
+from recsys_utils.device import Device, device_scope, resolve_device
 
 #: The kinds accepted by :func:`build_sequence_recommender`.
 KINDS: tuple[str, ...] = (
@@ -264,25 +265,37 @@ class SequenceClassifier:
         seed: seeds Python, NumPy and TensorFlow before building and again before each ``fit``
             and turns TensorFlow's op determinism on (for the whole process), so that on CPU
             equal seeds give equal numbers; ``None`` leaves the random state alone.
+        device: where the model's weights live and its training and scoring run (a
+            :class:`~recsys_utils.device.Device`, or ``"auto"``, ``"cpu"`` or ``"gpu"``; default
+            ``$RECSYS_DEVICE``, else auto: see :mod:`recsys_utils.device`).
         **build_kw: passed to the builder (e.g. ``units``, ``dropout``).
 
     Attributes:
         model: the compiled ``keras.Model``.
+        device: the :class:`~recsys_utils.device.Device` used.
         history: per-epoch lists (``"loss"``, ``"accuracy"``, ``"val_..."``) of the last fit.
         epoch_times_s: wall time of each epoch of the last fit.
         fit_time_s: wall time of the last ``fit`` call.
     """
 
     def __init__(
-        self, kind: str = "modified-lstm", n_attributes: int = 18, seed: int | None = 0, **build_kw: Any
+        self,
+        kind: str = "modified-lstm",
+        n_attributes: int = 18,
+        seed: int | None = 0,
+        *,
+        device: Device | str | None = None,
+        **build_kw: Any,
     ) -> None:
         self.kind = kind
         self.n_attributes = n_attributes
         self.seed = seed
         self.build_kw = build_kw
+        self.device = device if isinstance(device, Device) else resolve_device(device)
         if seed is not None:
             _seed_everything(seed)
-        self.model = build_sequence_recommender(kind, n_attributes, **build_kw)
+        with device_scope(self.device):
+            self.model = build_sequence_recommender(kind, n_attributes, **build_kw)
         self.history: dict[str, list[float]] = {}
         self.epoch_times_s: list[float] = []
         self.fit_time_s: float | None = None
@@ -330,22 +343,23 @@ class SequenceClassifier:
         if self.seed is not None:
             _seed_everything(self.seed)
         start = time.perf_counter()
-        if loop == "keras":
-            timer = _EpochTimer()
-            hist = self.model.fit(
-                X,
-                y,
-                epochs=epochs,
-                batch_size=batch_size,
-                verbose=verbose,
-                validation_data=validation_data,
-                shuffle=True,
-                callbacks=[timer],
-            )
-            self.history = {key: [float(v) for v in values] for key, values in hist.history.items()}
-            self.epoch_times_s = timer.times_s
-        else:
-            self._fit_compiled(X, y, epochs, batch_size, validation_data, verbose)
+        with device_scope(self.device):
+            if loop == "keras":
+                timer = _EpochTimer()
+                hist = self.model.fit(
+                    X,
+                    y,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    verbose=verbose,
+                    validation_data=validation_data,
+                    shuffle=True,
+                    callbacks=[timer],
+                )
+                self.history = {key: [float(v) for v in values] for key, values in hist.history.items()}
+                self.epoch_times_s = timer.times_s
+            else:
+                self._fit_compiled(X, y, epochs, batch_size, validation_data, verbose)
         self.fit_time_s = time.perf_counter() - start
         return self
 
@@ -393,14 +407,16 @@ class SequenceClassifier:
             return np.zeros(0, dtype="float32")
         # A direct call in inference mode: unlike ``predict`` it builds no new tf.function per
         # call, so scoring many small sets does not retrace (and warn).
-        chunks = [self.model(X[i : i + 4096], training=False) for i in range(0, len(X), 4096)]
+        with device_scope(self.device):
+            chunks = [self.model(X[i : i + 4096], training=False) for i in range(0, len(X), 4096)]
         return np.concatenate([np.asarray(c, dtype="float32").reshape(-1) for c in chunks])
 
     def evaluate_accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         """Keras' binary accuracy (like iff p > 0.5) on ``X`` (n, n_attributes), ``y`` (n,)."""
         X = np.asarray(X, dtype="float32")
         y = np.asarray(y, dtype="float32").reshape(-1)
-        scores = self.model.evaluate(X, y, verbose=0, return_dict=True)
+        with device_scope(self.device):
+            scores = self.model.evaluate(X, y, verbose=0, return_dict=True)
         return float(scores["accuracy"])
 
     def count_params(self) -> int:
@@ -414,10 +430,14 @@ class SequenceClassifier:
         self.model.save(Path(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> SequenceClassifier:
-        """Load a model saved by :meth:`save`; ``kind`` is read from the model's name."""
-        model = keras.saving.load_model(Path(path))
+    def load(cls, path: str | Path, *, device: Device | str | None = None) -> SequenceClassifier:
+        """Load a model saved by :meth:`save` onto ``device`` (as for the constructor);
+        ``kind`` is read from the model's name."""
+        dev = device if isinstance(device, Device) else resolve_device(device)
+        with device_scope(dev):
+            model = keras.saving.load_model(Path(path))
         self = cls.__new__(cls)
+        self.device = dev
         self.kind = model.name
         self.n_attributes = int(model.input_shape[1])
         self.seed = None
