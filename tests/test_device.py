@@ -181,8 +181,19 @@ def test_autoencoder_fits_and_scores_on_its_device(monkeypatch: pytest.MonkeyPat
 def test_interpret_batched_models_train_with_the_device_s_trainer(monkeypatch: pytest.MonkeyPatch):
     import numpy as np
 
-    from recsys_utils.batched import train_users
     from recsys_utils.interpret.models import train_user_models, update_user_models
+
+    asked = _trainer_spy(monkeypatch)
+    rng = np.random.default_rng(0)
+    X, y = [rng.integers(0, 2, (5, 18))], [np.array([0, 1, 1, 0, 1])]
+    models = train_user_models(X, y, [7], trainer="batched", epochs=1)
+    update_user_models(models, X, y, epochs=1)
+    assert asked == [(None, None), (None, None)]  # RECSYS_DEVICE decides, both times
+
+
+def _trainer_spy(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Make ``device.multi_user_trainer`` record its arguments and hand out the Numba trainer."""
+    from recsys_utils.batched import train_users
 
     asked: list = []
 
@@ -191,8 +202,40 @@ def test_interpret_batched_models_train_with_the_device_s_trainer(monkeypatch: p
         return train_users
 
     monkeypatch.setattr(devmod, "multi_user_trainer", pick)
+    return asked
+
+
+def test_ranking_networks_and_position_twins_train_with_the_device_s_trainer(
+    monkeypatch: pytest.MonkeyPatch, synthetic_ml1m
+):
+    import numpy as np
+
+    from recsys_utils.batched import train_users
+    from recsys_utils.experiments.ranking_runs import SplitSpec, make_split, network_scores
+    from recsys_utils.interpret.positions import order_effects
+
+    asked = _trainer_spy(monkeypatch)
+    users = np.array([1, 2])
+    split = make_split(synthetic_ml1m, SplitSpec("random", seed=0, user_ids=(1, 2)))
+    network_scores(synthetic_ml1m, split, users, "modified", epochs=1, seed=0)
     rng = np.random.default_rng(0)
-    X, y = [rng.integers(0, 2, (5, 18))], [np.array([0, 1, 1, 0, 1])]
-    models = train_user_models(X, y, [7], trainer="batched", epochs=1)
-    update_user_models(models, X, y, epochs=1)
-    assert asked == [(None, None), (None, None)]  # RECSYS_DEVICE decides, both times
+    X, y = [rng.integers(0, 2, (6, 18)) for _ in users], [np.array([0, 1, 1, 0, 1, 0]) for _ in users]
+    first = train_users(X, y, users, epochs=1, progress=False)
+    order_effects(first, X, y, X, epochs=1)
+    assert asked == [(None, None), (None, None)]  # RECSYS_DEVICE decides, for both
+
+
+def test_ranking_entries_are_keyed_by_the_device(monkeypatch: pytest.MonkeyPatch, tmp_path, synthetic_ml1m):
+    from recsys_utils.experiments import Store
+    from recsys_utils.experiments.ranking_runs import RANKING_RUN, SplitSpec, ranking_run
+
+    store = Store(tmp_path / "store", version="9.9", code="c0de")
+    monkeypatch.setattr(devmod, "visible_gpus", lambda: ["NVIDIA Test GPU"])
+    runs = []
+    for value in ("cpu", "gpu", "cpu"):
+        monkeypatch.setenv(DEVICE_ENV, value)
+        runs.append(
+            ranking_run(synthetic_ml1m, SplitSpec("random", seed=0), "popularity", [1, 2], store=store)
+        )
+    assert [r.computed for r in runs] == [True, True, False]
+    assert sorted(e.params["device"] for e in store.entries(RANKING_RUN)) == ["cpu", "gpu"]

@@ -18,8 +18,11 @@ are trained here on the split's training rows (18 flags, like = 4-5 stars), with
 settings and ``epochs``.
 
 The key of an entry: the split (kind, seed, training fraction, users), the model and its
-settings, the evaluated users and ``k``, the data fingerprint and the package's code digest
-(every entry of the store carries it; this module is one of the files it covers).
+settings, the evaluated users and ``k``, the kind of device the process runs on
+(``RECSYS_DEVICE``, :mod:`recsys_utils.device`: the networks train with the trainer that suits
+it and the autoencoder runs on it, and a GPU's last digits are not a CPU's), the data
+fingerprint and the package's code digest (every entry of the store carries it; this module is
+one of the files it covers).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_utils.device import resolve_device
 from recsys_utils.evaluation.ranking import evaluate_ranking
 from recsys_utils.evaluation.splits import RankingSplit, ranking_split, time_split, validation_split
 from recsys_utils.experiments.store import Store, default_store
@@ -145,8 +149,10 @@ def network_scores(
     data: MovieLens, split: RankingSplit, users: np.ndarray, cell: str, epochs: int, seed: int
 ):
     """Train ``cell``'s per-user genre network on each of ``users``' training rows of ``split``
-    and wrap them for ranking (:class:`~recsys_utils.recommenders.GenreScores`)."""
-    from recsys_utils.batched import train_users
+    (with the multi-user trainer that suits ``RECSYS_DEVICE``,
+    :func:`recsys_utils.device.multi_user_trainer`) and wrap them for ranking
+    (:class:`~recsys_utils.recommenders.GenreScores`)."""
+    from recsys_utils.device import multi_user_trainer
     from recsys_utils.population import movie_ordered_datasets
     from recsys_utils.recommenders import GenreScores
 
@@ -155,7 +161,7 @@ def network_scores(
         train = np.isin(ds.movie_ids, split.train_movies(ds.user_id))
         X.append(ds.X[train].astype(np.uint8))
         y.append(ds.y[train])
-    result = train_users(
+    result = multi_user_trainer()(
         X, y, np.asarray(users, np.int64), cell=cell, epochs=epochs, seed=seed, progress=False
     )
     return GenreScores(result, data, name=cell)
@@ -205,6 +211,7 @@ def ranking_run(
         "users": [int(u) for u in users],
         "k": int(k),
         "networks": "population-run" if from_population else None,
+        "device": resolve_device().kind,
     }
 
     def compute() -> dict[str, Any]:
@@ -263,6 +270,7 @@ def tune_ranker(
         "users": [int(u) for u in users],
         "k": int(k),
         "metric": metric,
+        "device": resolve_device().kind,
     }
 
     def compute() -> dict[str, Any]:

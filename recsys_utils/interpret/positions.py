@@ -111,7 +111,8 @@ def order_effects(
 
     ``report_result`` (cell ``"modified"``, genres in the report's order, seed ``s``) was
     trained on ``X_train``/``y_train``; the twin is trained here on the same rows, with the
-    same seed, epochs and batch size, the columns permuted to ``order`` (default: reversed).
+    same seed, epochs and batch size and the trainer that suits ``RECSYS_DEVICE`` (as a
+    population run's), the columns permuted to ``order`` (default: reversed).
     Both are probed on ``X_probe`` (:func:`~recsys_utils.interpret.position_sensitivity`).
 
     Returns:
@@ -119,14 +120,14 @@ def order_effects(
         :data:`REVERSED_ORDER`), ``genre``, ``position`` (1-based, in that order) and
         ``mean_abs_effect`` (mean over the probe rows of ``|p(flipped) - p|``).
     """
-    from recsys_utils.batched import train_users
+    from recsys_utils.device import multi_user_trainer
 
     order = tuple(reversed(REPORT_GENRES)) if order is None else tuple(order)
     cols = [REPORT_GENRES.index(g) for g in order]
     if sorted(cols) != list(range(len(REPORT_GENRES))):
         raise ValueError("order must be a permutation of the 18 genres")
     seed = int(report_result.config["seed"])
-    twin = train_users(
+    twin = multi_user_trainer()(
         [np.asarray(X)[:, cols] for X in X_train],
         list(y_train),
         report_result.user_ids,
