@@ -18,8 +18,10 @@ Who honours it: the package's TensorFlow models place their weights and their wo
 device themselves (:class:`recsys_utils.models.sequence.SequenceClassifier`,
 :class:`recsys_utils.models.autoencoder.RatingAutoencoder`; each takes a ``device`` argument,
 default this variable), so every chapter's Keras fits follow it; the per-user fits of chapters
-2-4 record it in their store key (:func:`recsys_utils.experiments.user_fit`); population runs
-and the per-user models of ``recsys_utils.interpret`` (``trainer="batched"``) train with the
+2-4 and the ranking runs of chapter 8 record it in their store keys
+(:func:`recsys_utils.experiments.user_fit`, ``recsys_utils.experiments.ranking_runs``);
+population runs, chapter 8's time-split networks and the per-user models of
+``recsys_utils.interpret`` (``trainer="batched"``, and the reordered twins) train with the
 trainer it picks.
 """
 
