@@ -43,6 +43,7 @@ __all__ = [
     "Device",
     "DeviceUnavailableError",
     "TRAINERS",
+    "as_device",
     "cpu_name",
     "device_scope",
     "multi_user_trainer",
@@ -160,11 +161,17 @@ def resolve_device(value: str | None = None, *, argument: str = DEVICE_ENV) -> D
     return Device("cpu", cpu_name(), choice)
 
 
+def as_device(device: Device | str | None = None) -> Device:
+    """``device`` itself when it is a :class:`Device`, else :func:`resolve_device` of it
+    (``"auto"``, ``"cpu"``, ``"gpu"`` or ``None``: ``$RECSYS_DEVICE``, else auto)."""
+    return device if isinstance(device, Device) else resolve_device(device)
+
+
 @contextmanager
 def device_scope(device: Device | str | None = None) -> Iterator[Device]:
     """Run the block's TensorFlow and Keras work on ``device`` (a :class:`Device`, or a value
     for :func:`resolve_device`); yields the :class:`Device`."""
-    dev = device if isinstance(device, Device) else resolve_device(device)
+    dev = as_device(device)
     import tensorflow as tf
 
     with tf.device(dev.tf_device):
@@ -174,7 +181,7 @@ def device_scope(device: Device | str | None = None) -> Iterator[Device]:
 def trainer_name(device: Device | str | None = None) -> str:
     """The multi-user trainer that suits ``device``: ``"numba"`` on a CPU, ``"tf"`` on a GPU
     (names of :data:`TRAINERS`)."""
-    dev = device if isinstance(device, Device) else resolve_device(device)
+    dev = as_device(device)
     return "numba" if dev.kind == "cpu" else "tf"
 
 
@@ -204,7 +211,7 @@ def multi_user_trainer(
         from recsys_utils.batched import train_users
 
         return train_users
-    dev = device if isinstance(device, Device) else resolve_device(device)
+    dev = as_device(device)
     from recsys_utils.batched_tf import TFOptions
     from recsys_utils.batched_tf import train_users as train_users_tf
 

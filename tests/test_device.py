@@ -239,3 +239,12 @@ def test_ranking_entries_are_keyed_by_the_device(monkeypatch: pytest.MonkeyPatch
         )
     assert [r.computed for r in runs] == [True, True, False]
     assert sorted(e.params["device"] for e in store.entries(RANKING_RUN)) == ["cpu", "gpu"]
+
+
+def test_as_device_keeps_a_device_and_resolves_a_value(monkeypatch: pytest.MonkeyPatch, no_gpu):
+    given = Device("gpu", "NVIDIA Test GPU", "gpu")
+    assert devmod.as_device(given) is given  # no second resolution (this machine has no GPU)
+    assert devmod.as_device("cpu") == Device("cpu", cpu_name(), "cpu")
+    monkeypatch.setenv(DEVICE_ENV, "gpu")
+    with pytest.raises(DeviceUnavailableError):
+        devmod.as_device()

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys_utils.cells import ModifiedLSTM
-from recsys_utils.device import Device, device_scope, resolve_device
+from recsys_utils.device import Device, as_device, device_scope
 
 #: The kinds accepted by :func:`build_sequence_recommender`.
 KINDS: tuple[str, ...] = (
@@ -291,7 +291,7 @@ class SequenceClassifier:
         self.n_attributes = n_attributes
         self.seed = seed
         self.build_kw = build_kw
-        self.device = device if isinstance(device, Device) else resolve_device(device)
+        self.device = as_device(device)
         if seed is not None:
             _seed_everything(seed)
         with device_scope(self.device):
@@ -433,7 +433,7 @@ class SequenceClassifier:
     def load(cls, path: str | Path, *, device: Device | str | None = None) -> SequenceClassifier:
         """Load a model saved by :meth:`save` onto ``device`` (as for the constructor);
         ``kind`` is read from the model's name."""
-        dev = device if isinstance(device, Device) else resolve_device(device)
+        dev = as_device(device)
         with device_scope(dev):
             model = keras.saving.load_model(Path(path))
         self = cls.__new__(cls)
