@@ -175,6 +175,8 @@ def test_autoencoder_fits_and_scores_on_its_device(monkeypatch: pytest.MonkeyPat
     ae = autoencoder.RatingAutoencoder(3, device="cpu").fit(R, epochs=1, batch_size=4)
     ae.predict(R)
     assert ae.device_.kind == "cpu" and entered == [ae.device_] * 2
+    given = Device("cpu", cpu_name(), "cpu")  # a Device is taken as it is
+    assert autoencoder.RatingAutoencoder(3, device=given).fit(R, epochs=1, batch_size=4).device_ is given
     assert all("CPU" in v.device for v in ae._vars)
 
 

@@ -39,7 +39,7 @@ from typing import Literal
 
 import numpy as np
 
-from recsys_utils.device import Device, device_scope, resolve_device
+from recsys_utils.device import Device, as_device, device_scope
 from recsys_utils.models.autoencoder_data import heldout_rmse, holdout_ratings, split_users
 from recsys_utils.report import AE_BATCH_SIZE as REPORT_BATCH_SIZE
 from recsys_utils.report import AE_EPOCHS as REPORT_EPOCHS
@@ -312,7 +312,7 @@ class RatingAutoencoder:
                 stacklevel=2,
             )
 
-        self.device_ = resolve_device(self.device)
+        self.device_ = as_device(self.device)
         with device_scope(self.device_):
             start = time.perf_counter()
             keras.utils.set_random_seed(seed)
